@@ -1,0 +1,191 @@
+"""API errors shaped like the real kube-apiserver's `Status` responses.
+
+Clients branch on `reason` and `code` (and kubectl prints `message` verbatim), so these follow
+k8s.io/apimachinery/pkg/api/errors closely.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+_MISSING: Any = object()
+
+
+@dataclass
+class FieldError:
+    """One field-level problem, as in k8s.io/apimachinery/pkg/util/validation/field.Error."""
+
+    type: str
+    """One of the `FieldValue*` cause reasons, e.g. `FieldValueInvalid`, `FieldValueRequired`."""
+    field: str
+    """Dotted path with list indexes, e.g. `spec.containers[0].image`."""
+    detail: str = ""
+    bad_value: Any = field(default=_MISSING)
+
+    _LABELS = {
+        "FieldValueNotFound": "Not found",
+        "FieldValueRequired": "Required value",
+        "FieldValueDuplicate": "Duplicate value",
+        "FieldValueInvalid": "Invalid value",
+        "FieldValueNotSupported": "Unsupported value",
+        "FieldValueForbidden": "Forbidden",
+        "FieldValueTooLong": "Too long",
+        "FieldValueTooMany": "Too many",
+        "FieldValueTypeInvalid": "Invalid value",
+        "InternalError": "Internal error",
+    }
+
+    def body(self) -> str:
+        """The message without the field prefix (what the cause's `message` holds)."""
+        label = self._LABELS.get(self.type, self.type)
+        parts = [label]
+        if self.bad_value is not _MISSING and self.type not in ("FieldValueRequired", "FieldValueForbidden"):
+            parts.append(_render_value(self.bad_value))
+        if self.detail:
+            parts.append(self.detail)
+        return ": ".join(parts)
+
+    def message(self) -> str:
+        return f"{self.field}: {self.body()}" if self.field else self.body()
+
+    def cause(self) -> dict[str, Any]:
+        return {"reason": self.type, "message": self.body(), "field": self.field}
+
+
+def _render_value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return str(value)
+    # The real server prints Go's %#v of maps and slices; JSON is the readable equivalent.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class StatusError(Exception):
+    """An API error carrying the `Status` object the server returns."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def to_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            status["details"] = self.details
+        return status
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+def _details(name: str, group: str, kind: str) -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "kind": kind}
+    if group:
+        details["group"] = group
+    return details
+
+
+def not_found(group: str, resource: str, name: str) -> StatusError:
+    return StatusError(
+        404, "NotFound", f'{_qualified(resource, group)} "{name}" not found', _details(name, group, resource)
+    )
+
+
+def already_exists(group: str, resource: str, name: str) -> StatusError:
+    return StatusError(
+        409,
+        "AlreadyExists",
+        f'{_qualified(resource, group)} "{name}" already exists',
+        _details(name, group, resource),
+    )
+
+
+def conflict(group: str, resource: str, name: str, why: str) -> StatusError:
+    return StatusError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {why}',
+        _details(name, group, resource),
+    )
+
+
+def stale_resource_version(group: str, resource: str, name: str) -> StatusError:
+    return conflict(
+        group, resource, name, "the object has been modified; please apply your changes to the latest version and try again"
+    )
+
+
+def invalid(group: str, kind: str, name: str, errors: list[FieldError]) -> StatusError:
+    """422 Invalid, e.g. `Foo.example.com "x" is invalid: spec.replicas: Invalid value: ...`."""
+    qualified_kind = f"{kind}.{group}" if group else kind
+    messages = [e.message() for e in errors]
+    joined = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
+    details = _details(name, group, kind)
+    details["causes"] = [e.cause() for e in errors]
+    return StatusError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {joined}', details)
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(400, "BadRequest", message)
+
+
+def forbidden(group: str, resource: str, name: str, why: str) -> StatusError:
+    return StatusError(
+        403, "Forbidden", f'{_qualified(resource, group)} "{name}" is forbidden: {why}', _details(name, group, resource)
+    )
+
+
+def unauthorized() -> StatusError:
+    return StatusError(401, "Unauthorized", "Unauthorized")
+
+
+def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> StatusError:
+    return StatusError(405, "MethodNotAllowed", message)
+
+
+def gone(message: str) -> StatusError:
+    return StatusError(410, "Expired", message)
+
+
+def unsupported_media_type(content_type: str, accepted: list[str]) -> StatusError:
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: {', '.join(accepted)}",
+    )
+
+
+def not_acceptable(accepted: list[str]) -> StatusError:
+    return StatusError(
+        406, "NotAcceptable", f"only the following media types are accepted: {', '.join(accepted)}"
+    )
+
+
+def internal_error(message: str) -> StatusError:
+    return StatusError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+def service_unavailable(message: str) -> StatusError:
+    return StatusError(503, "ServiceUnavailable", message)
+
+
+def too_many_requests(message: str = "Too many requests, please try again later.") -> StatusError:
+    return StatusError(429, "TooManyRequests", message, {"retryAfterSeconds": 1})
