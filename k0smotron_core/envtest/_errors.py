@@ -129,7 +129,10 @@ def conflict(group: str, resource: str, name: str, why: str) -> StatusError:
 
 def stale_resource_version(group: str, resource: str, name: str) -> StatusError:
     return conflict(
-        group, resource, name, "the object has been modified; please apply your changes to the latest version and try again"
+        group,
+        resource,
+        name,
+        "the object has been modified; please apply your changes to the latest version and try again",
     )
 
 

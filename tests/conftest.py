@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+pytest_plugins = ["k0smotron_core.envtest.pytest_plugin"]
