@@ -7,7 +7,9 @@ k8s.io/apimachinery/pkg/api/errors closely.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from decimal import Decimal
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 _MISSING: Any = object()
@@ -22,7 +24,7 @@ class FieldError:
     field: str
     """Dotted path with list indexes, e.g. `spec.containers[0].image`."""
     detail: str = ""
-    bad_value: Any = field(default=_MISSING)
+    bad_value: Any = dataclasses.field(default=_MISSING)
 
     _LABELS = {
         "FieldValueNotFound": "Not found",
@@ -60,11 +62,30 @@ def _render_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
-        return "null"
-    if isinstance(value, int | float):
+        return '"null"'
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, int):
         return str(value)
     # The real server prints Go's %#v of maps and slices; JSON is the readable equivalent.
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _go_float(value: float) -> str:
+    """Go's %v of a float64 (strconv 'g' with the shortest digits): 1e+06, 100000, 0.5, 1e-05."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return {True: "NaN"}.get(value != value, "+Inf" if value > 0 else "-Inf")
+    if value == 0:
+        return "0"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    mantissa = "".join(str(d) for d in digits)
+    decimal_exponent = len(mantissa) + exponent - 1
+    prefix = "-" if sign else ""
+    if decimal_exponent < -4 or decimal_exponent >= 6:
+        fraction = f".{mantissa[1:]}" if len(mantissa) > 1 else ""
+        return f"{prefix}{mantissa[0]}{fraction}e{'-' if decimal_exponent < 0 else '+'}{abs(decimal_exponent):02d}"
+    return prefix + format(Decimal(repr(abs(value))).normalize(), "f")
 
 
 class StatusError(Exception):

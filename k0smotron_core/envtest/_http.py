@@ -6,17 +6,27 @@ import asyncio
 import copy
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from io import StringIO
 from typing import Any
 
 from aiohttp import web
-from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from . import _openapi, _selectors
 from ._audit import AuditEvent, AuditLog, Faults, now
-from ._errors import StatusError, bad_request, internal_error, method_not_allowed, not_found, unauthorized
+from ._errors import (
+    FieldError,
+    StatusError,
+    bad_request,
+    internal_error,
+    invalid,
+    method_not_allowed,
+    stale_resource_version,
+    unauthorized,
+)
+from ._patch import apply_json_patch, apply_merge_patch
 from ._registry import Registry, ResourceType
 from ._storage import (
     APPLY_PATCH,
@@ -28,7 +38,7 @@ from ._storage import (
     ResourceStorage,
 )
 from ._store import Store, WatchEvent
-from ._table import partial_object_metadata, table
+from ._table import jsonpath, partial_object_metadata, table
 
 log = logging.getLogger("k0smotron_core.envtest")
 
@@ -56,6 +66,14 @@ class Route:
     name: str
     subresource: str
     watch_prefix: bool = False
+
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+
+
+def _query_bool(request: web.Request, name: str) -> bool:
+    """Boolean query parameters parse like Go's strconv.ParseBool, as the real server's do."""
+    return request.query.get(name, "") in _TRUE
 
 
 def _yaml_load(text: str) -> Any:
@@ -139,9 +157,9 @@ class APIServerApp:
             return _json_response(error.to_status(), error.code)
         except Exception as exc:  # a bug in envtest must surface as a 500, not a dropped connection
             log.exception("envtest: unhandled error for %s %s", request.method, path)
-            error = internal_error(f"{type(exc).__name__}: {exc}")
+            failure = internal_error(f"{type(exc).__name__}: {exc}")
             self._audit_record(event_base, request, path, 500)
-            return _json_response(error.to_status(), 500)
+            return _json_response(failure.to_status(), 500)
         self._audit.record(AuditEvent(timestamp=now(), code=response.status, **event_base, **audit_fields))
         return response
 
@@ -182,7 +200,7 @@ class APIServerApp:
         if method == "GET":
             if route.name:
                 return "get"
-            return "watch" if route.watch_prefix or request.query.get("watch") in ("true", "1") else "list"
+            return "watch" if route.watch_prefix or _query_bool(request, "watch") else "list"
         return {
             "POST": "create",
             "PUT": "update",
@@ -412,7 +430,7 @@ class APIServerApp:
                               "the body of the request was in an unknown format - accepted media types include: "
                               + ", ".join(accepted))
         body = await self._body(request)
-        force = request.query.get("force") in ("true", "1")
+        force = _query_bool(request, "force")
         if force and content_type != APPLY_PATCH:
             raise bad_request("force may only be specified with apply patches")
         existed = self._store.get(route.rt.group_resource, route.namespace or "", route.name) is not None
@@ -498,8 +516,8 @@ class APIServerApp:
         if fields is not None:
             self._storage.check_field_selector(route.rt, fields)
         rv_text = query.get("resourceVersion", "")
-        send_initial = query.get("sendInitialEvents") == "true"
-        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        send_initial = _query_bool(request, "sendInitialEvents")
+        bookmarks = _query_bool(request, "allowWatchBookmarks")
         try:
             timeout = float(query["timeoutSeconds"]) if "timeoutSeconds" in query else _DEFAULT_WATCH_TIMEOUT_S
         except ValueError as exc:
@@ -598,8 +616,6 @@ class APIServerApp:
     # --- scale subresource -------------------------------------------------------------------------------
 
     def _scale_of(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        from ._table import jsonpath
-
         scale = rt.scale or {}
         spec_replicas = jsonpath(obj, scale.get("specReplicasPath", ".spec.replicas"))
         status_replicas = jsonpath(obj, scale.get("statusReplicasPath", ".status.replicas"))
@@ -631,12 +647,8 @@ class APIServerApp:
             desired = body or {}
             requested_rv = (desired.get("metadata") or {}).get("resourceVersion")
             if requested_rv and requested_rv != obj["metadata"]["resourceVersion"]:
-                from ._errors import stale_resource_version
-
                 raise stale_resource_version(rt.group, rt.plural, route.name)
         elif verb == "patch":
-            from ._patch import apply_json_patch, apply_merge_patch
-
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
             if content_type == JSON_PATCH:
                 desired = apply_json_patch(current, body)
@@ -649,8 +661,6 @@ class APIServerApp:
             raise method_not_allowed()
         replicas = (desired.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            from ._errors import FieldError, invalid
-
             raise invalid("autoscaling", "Scale", route.name, [
                 FieldError("FieldValueInvalid", "spec.replicas", "must be greater than or equal to 0", replicas)])
         updated = copy.deepcopy(obj)
@@ -659,12 +669,6 @@ class APIServerApp:
         for part in path[:-1]:
             target = target.setdefault(part, {})
         target[path[-1]] = replicas
-        result = self._storage.update(rt, namespace, route.name, updated, ctx)
+        result = self._storage.update(rt, namespace, route.name, updated, ctx, subresource="scale")
         return _json_response(self._scale_of(rt, result))
 
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def not_found_error(group: str, resource: str, name: str) -> StatusError:
-    return not_found(group, resource, name)

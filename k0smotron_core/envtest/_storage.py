@@ -101,7 +101,7 @@ class DeleteOptions:
         orphan = body.get("orphanDependents", query.get("orphanDependents"))
         return DeleteOptions(
             propagation_policy=policy,
-            orphan_dependents=None if orphan is None else orphan in (True, "true"),
+            orphan_dependents=None if orphan is None else orphan in (True, "1", "t", "T", "TRUE", "true", "True"),
             preconditions_uid=pre.get("uid"),
             preconditions_resource_version=pre.get("resourceVersion"),
             grace_period_seconds=None if grace is None else int(grace),
@@ -204,8 +204,10 @@ class ResourceStorage:
     def _prepare_custom(self, rt: ResourceType, obj: dict[str, Any], ctx: RequestContext) -> list[FieldError]:
         """Defaulting, pruning and schema validation of a custom resource (in place); returns the errors."""
         schema = rt.schema or {"type": "object"}
-        _schema.apply_defaults(obj, schema)
+        # The real server's order: prune unknown fields, drop nulls the schema does not allow, then default.
         pruned = _schema.prune(obj, schema)
+        _schema.prune_non_nullable_nulls(obj, schema)
+        _schema.apply_defaults(obj, schema)
         errors: list[FieldError] = []
         if pruned:
             if ctx.field_validation == "Strict":
@@ -365,7 +367,7 @@ class ResourceStorage:
                 self.store.check_not_compacted(list_rv)
             except StatusError:
                 raise too_old(list_rv, self.store.resource_version) from None
-        candidates = self.store.list(rt.group_resource, namespace if rt.namespaced else None)
+        candidates = self.store.objects(rt.group_resource, namespace if rt.namespaced else None)
         items: list[dict[str, Any]] = []
         token = ""
         remaining: int | None = None
