@@ -542,9 +542,8 @@ class ResourceStorage:
         subresource: str,
         force: bool,
     ) -> dict[str, Any]:
-        if ctx.field_manager is None:
-            raise bad_request("PATCH, application/apply-patch+yaml requests must include a fieldManager")
-        _managedfields.validate_field_manager(ctx.field_manager, True)
+        _managedfields.validate_field_manager(ctx.field_manager or "", True)
+        assert ctx.field_manager is not None
         if not isinstance(applied, dict):
             raise bad_request("the apply configuration must be an object")
         self._check_body_identity(rt, applied, namespace)
