@@ -105,9 +105,11 @@ class StatusError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         }
+        if self.reason:
+            # Go omits an empty reason (`json:",omitempty"`).
+            status["reason"] = self.reason
         if self.details is not None:
             status["details"] = self.details
         return status

@@ -791,7 +791,10 @@ def track_update(
     the write is to a subresource; `[]` (or `[{}]`) resets it, which strips managedFields from an existing
     object; and an existing object without managedFields stays untracked until its first apply.
     """
-    result = copy.deepcopy(new)
+    # Only metadata.managedFields is written, so copying the top level and metadata keeps `new` untouched.
+    result = dict(new)
+    if isinstance(new.get("metadata"), dict):
+        result["metadata"] = dict(new["metadata"])
     managers = _managers_for_update(old, new, subresource)
     if not managers and old is not None:
         return _store_managers(result, {})
