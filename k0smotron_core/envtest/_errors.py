@@ -6,10 +6,10 @@ k8s.io/apimachinery/pkg/api/errors closely.
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 import dataclasses
+import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 _MISSING: Any = object()
