@@ -96,7 +96,7 @@ class Controllers:
                 self._enqueue("crd", _CRDS, obj)
 
     def _enqueue_crd_of(self, gr: GroupResource) -> None:
-        for crd in self._store.list(_CRDS):
+        for crd in self._store.objects(_CRDS):
             terminating = crd["metadata"].get("deletionTimestamp")
             if terminating and (crd["spec"]["group"], crd["spec"]["names"]["plural"]) == gr:
                 self._enqueue("crd", _CRDS, crd)
@@ -224,11 +224,11 @@ class Controllers:
             rt = self._type_of(gr)
             if rt is None or not rt.namespaced:
                 continue
-            for obj in self._store.list(gr, name):
+            for obj in self._store.objects(gr, name):
                 remaining += 1
                 if not obj["metadata"].get("deletionTimestamp"):
                     self._storage.delete(rt, name, obj["metadata"]["name"], DeleteOptions(), _NAMESPACE_CONTEXT)
-        if remaining == 0 or not any(self._store.list(gr, name) for gr in self._store.group_resources()):
+        if remaining == 0 or not any(self._store.objects(gr, name) for gr in self._store.group_resources()):
             self._finalize_namespace(ns)
 
     def _finalize_namespace(self, ns: dict[str, Any]) -> None:
@@ -284,7 +284,7 @@ class Controllers:
         gr = (crd["spec"]["group"], crd["spec"]["names"]["plural"])
         rt = self._type_of(gr)
         if rt is not None:
-            for obj in self._store.list(gr):
+            for obj in self._store.objects(gr):
                 if not obj["metadata"].get("deletionTimestamp"):
                     self._storage.delete(rt, obj["metadata"].get("namespace") or "", obj["metadata"]["name"],
                                          DeleteOptions(), _GC_CONTEXT)

@@ -113,7 +113,7 @@ class Store:
     def get(self, gr: GroupResource, namespace: str, name: str) -> dict[str, Any] | None:
         return self._objects.get(gr, {}).get((namespace, name))
 
-    def list(self, gr: GroupResource, namespace: str | None = None) -> list[dict[str, Any]]:
+    def objects(self, gr: GroupResource, namespace: str | None = None) -> list[dict[str, Any]]:
         """Objects in key order (namespace, then name), as etcd returns them."""
         objects = self._objects.get(gr, {})
         keys = sorted(objects) if namespace is None else sorted(k for k in objects if k[0] == namespace)
@@ -209,7 +209,7 @@ class Store:
         """Open a watch. `since=None` starts with synthetic ADDED events for the current state."""
         watcher = Watcher(gr, namespace, predicate)
         if since is None:
-            for obj in self.list(gr, namespace):
+            for obj in self.objects(gr, namespace):
                 watcher.offer(WatchEvent(self._resource_version, gr, "ADDED", obj))
         else:
             self.check_not_compacted(since)
