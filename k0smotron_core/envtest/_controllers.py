@@ -219,17 +219,57 @@ class Controllers:
 
     def _terminate_namespace(self, ns: dict[str, Any]) -> None:
         name = ns["metadata"]["name"]
-        remaining = 0
         for gr in self._store.group_resources():
             rt = self._type_of(gr)
             if rt is None or not rt.namespaced:
                 continue
             for obj in self._store.objects(gr, name):
-                remaining += 1
                 if not obj["metadata"].get("deletionTimestamp"):
                     self._storage.delete(rt, name, obj["metadata"]["name"], DeleteOptions(), _NAMESPACE_CONTEXT)
-        if remaining == 0 or not any(self._store.objects(gr, name) for gr in self._store.group_resources()):
+        instances: dict[str, int] = {}
+        finalizers: dict[str, int] = {}
+        for gr in self._store.group_resources():
+            for obj in self._store.objects(gr, name):
+                resource = f"{gr[1]}.{gr[0]}" if gr[0] else gr[1]
+                instances[resource] = instances.get(resource, 0) + 1
+                for finalizer in obj["metadata"].get("finalizers") or ():
+                    finalizers[finalizer] = finalizers.get(finalizer, 0) + 1
+        if not instances:
             self._finalize_namespace(ns)
+            return
+        self._report_namespace_progress(ns, instances, finalizers)
+
+    def _report_namespace_progress(self, ns: dict[str, Any], instances: dict[str, int],
+                                   finalizers: dict[str, int]) -> None:
+        """The conditions the namespace controller reports while content remains."""
+        rt = self._type_of(_NAMESPACES)
+        current = self._store.get(_NAMESPACES, "", ns["metadata"]["name"])
+        if rt is None or current is None:
+            return
+        status = copy.deepcopy(current.get("status") or {})
+        conditions = {c["type"]: c for c in status.get("conditions") or ()}
+        now = now_rfc3339()
+        _set_condition(conditions, "NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered",
+                       "All resources successfully discovered", now)
+        _set_condition(conditions, "NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions",
+                       "All legacy kube types successfully parsed", now)
+        _set_condition(conditions, "NamespaceDeletionContentFailure", "False", "ContentDeleted",
+                       "All content successfully deleted, may be waiting on finalization", now)
+        _set_condition(conditions, "NamespaceContentRemaining", "True", "SomeResourcesRemain",
+                       "Some resources are remaining: " + ", ".join(
+                           f"{r} has {n} resource instances" for r, n in sorted(instances.items())), now)
+        if finalizers:
+            _set_condition(conditions, "NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain",
+                           "Some content in the namespace has finalizers remaining: " + ", ".join(
+                               f"{f} in {n} resource instances" for f, n in sorted(finalizers.items())), now)
+        else:
+            _set_condition(conditions, "NamespaceFinalizersRemaining", "False", "ContentHasNoFinalizers",
+                           "All content-preserving finalizers finished", now)
+        status["conditions"] = list(conditions.values())
+        if status != current.get("status"):
+            updated = copy.deepcopy(current)
+            updated["status"] = status
+            self._storage.replace_internal(rt, current, updated)
 
     def _finalize_namespace(self, ns: dict[str, Any]) -> None:
         rt = self._type_of(_NAMESPACES)
@@ -269,7 +309,7 @@ class Controllers:
             status["storedVersions"] = stored
         else:
             status.setdefault("acceptedNames", {"kind": "", "plural": ""})
-            _set_condition(conditions, "NamesAccepted", "False", "MultipleNamesNotAllowed", conflict, now)
+            _set_condition(conditions, "NamesAccepted", "False", conflict[0], conflict[1], now)
             _set_condition(conditions, "Established", "False", "NotAccepted", "not all names are accepted", now)
         status["conditions"] = list(conditions.values())
         if status != crd.get("status"):
@@ -304,6 +344,8 @@ def _set_condition(
 ) -> None:
     existing = conditions.get(type_)
     if existing and existing["status"] == status and existing.get("reason") == reason:
+        if existing.get("message") != message:
+            conditions[type_] = {**existing, "message": message}
         return
     conditions[type_] = {"type": type_, "status": status, "lastTransitionTime": now, "reason": reason,
                          "message": message}

@@ -56,7 +56,31 @@ class FieldError:
         return {"reason": self.type, "message": self.body(), "field": self.field}
 
 
+class GoLiteral(str):
+    """A bad value printed as is, for values whose Go rendering JSON cannot express (e.g. `0x0`)."""
+
+
+def go_sharp_v(value: Any) -> str:
+    """Go's %#v of a decoded JSON value, as the real server prints bad values of maps and lists."""
+    if isinstance(value, dict):
+        items = ", ".join(f"{json.dumps(k)}:{go_sharp_v(v)}" for k, v in sorted(value.items()))
+        return f"map[string]interface {{}}{{{items}}}"
+    if isinstance(value, list):
+        if value and all(isinstance(v, str) for v in value):
+            return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+        return "[]interface {}{" + ", ".join(go_sharp_v(v) for v in value) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "interface {}(nil)"
+    if isinstance(value, float):
+        return _go_float(value)
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
 def _render_value(value: Any) -> str:
+    if isinstance(value, GoLiteral):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, bool):
@@ -67,8 +91,7 @@ def _render_value(value: Any) -> str:
         return _go_float(value)
     if isinstance(value, int):
         return str(value)
-    # The real server prints Go's %#v of maps and slices; JSON is the readable equivalent.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return go_sharp_v(value)
 
 
 def _go_float(value: float) -> str:
@@ -91,18 +114,26 @@ def _go_float(value: float) -> str:
 class StatusError(Exception):
     """An API error carrying the `Status` object the server returns."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        list_meta: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.list_meta = list_meta or {}
 
     def to_status(self) -> dict[str, Any]:
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.list_meta),
             "status": "Failure",
             "message": self.message,
             "code": self.code,

@@ -18,8 +18,10 @@ from . import _openapi, _selectors
 from ._audit import AuditEvent, AuditLog, Faults, now
 from ._errors import (
     FieldError,
+    GoLiteral,
     StatusError,
     bad_request,
+    go_sharp_v,
     internal_error,
     invalid,
     method_not_allowed,
@@ -110,6 +112,41 @@ def _accept(request: web.Request) -> dict[str, str]:
             continue
         return {}
     return {}
+
+
+_OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def _protobuf_string_field(number: int, text: str) -> bytes:
+    data = text.encode()
+    length = len(data)
+    varint = bytearray()
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        varint.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return bytes([number << 3 | 2]) + bytes(varint) + data
+
+
+def _openapi_v2(request: web.Request) -> web.Response:
+    """A Swagger 2.0 document without definitions.
+
+    kubectl only reads OpenAPI v2 for client-side validation where OpenAPI v3 cannot tell it that the server
+    validates (e.g. `kind: List`), and it skips kinds a document does not define: the server then validates.
+    client-go asks for it as gnostic's protobuf only; `swagger` is field 1 and `info` (title 1, version 2) field 2.
+    """
+    title, version = "Kubernetes", SERVER_VERSION["gitVersion"]
+    if "protobuf" in request.headers.get("Accept", ""):
+        info = _protobuf_string_field(1, title) + _protobuf_string_field(2, version)
+        body = _protobuf_string_field(1, "2.0") + bytes([2 << 3 | 2, len(info)]) + info
+        return web.Response(body=body, content_type=_OPENAPI_V2_PROTOBUF)
+    return _json_response({"swagger": "2.0", "info": {"title": title, "version": version}, "paths": {},
+                           "definitions": {}})
+
+
+_OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+                 "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}
 
 
 class APIServerApp:
@@ -216,7 +253,7 @@ class APIServerApp:
         if path == "/version":
             return _json_response(SERVER_VERSION), none
         if path.startswith("/openapi/"):
-            return self._openapi(path), none
+            return self._openapi(path, request), none
         discovery = self._discovery(path)
         if discovery is not None:
             return _json_response(discovery), none
@@ -304,7 +341,9 @@ class APIServerApp:
             self._openapi_cache = (self._registry.generation, documents, root)
         return self._openapi_cache[1], self._openapi_cache[2]
 
-    def _openapi(self, path: str) -> web.Response:
+    def _openapi(self, path: str, request: web.Request) -> web.Response:
+        if path == "/openapi/v2":
+            return _openapi_v2(request)
         if path == "/openapi/v3":
             return _json_response(self._openapi_documents()[1])
         if path.startswith("/openapi/v3/"):
@@ -345,15 +384,18 @@ class APIServerApp:
             return None
         return Route(group, version, rt, namespace, name, subresource, watch_prefix)
 
-    def _context(self, request: web.Request, user: str) -> RequestContext:
+    def _context(self, request: web.Request, user: str, verb: str) -> RequestContext:
         query = request.query
+        options_kind = _OPTIONS_KIND.get(verb, "CreateOptions")
         dry_run = query.getall("dryRun", [])
-        for value in dry_run:
-            if value != "All":
-                raise bad_request(f"unsupported dry run value: {value!r} (only 'All' is supported)")
-        validation = query.get("fieldValidation", "Warn")
+        if any(value != "All" for value in dry_run):
+            raise invalid("meta.k8s.io", options_kind, "", [FieldError(
+                "FieldValueNotSupported", "dryRun", 'supported values: "All"', GoLiteral(go_sharp_v(dry_run)))])
+        validation = query.get("fieldValidation", "") or "Warn"
         if validation not in ("Strict", "Warn", "Ignore"):
-            raise bad_request(f'fieldValidation parameter unsupported: "{validation}"')
+            raise invalid("meta.k8s.io", options_kind, "", [FieldError(
+                "FieldValueNotSupported", "fieldValidation", 'supported values: "", "Ignore", "Strict", "Warn"',
+                validation)])
         return RequestContext(
             user=user,
             user_agent=request.headers.get("User-Agent", ""),
@@ -402,7 +444,7 @@ class APIServerApp:
             return self._list(request, route)
         if verb == "watch":
             return await self._watch(request, route)
-        ctx = self._context(request, user)
+        ctx = self._context(request, user, verb)
         if verb == "create":
             if route.subresource:
                 raise method_not_allowed()
@@ -443,7 +485,8 @@ class APIServerApp:
         options = DeleteOptions.from_body(body if isinstance(body, dict) else None, dict(request.query))
         obj, gone = self._storage.delete(route.rt, route.namespace or "", route.name, options, ctx)
         if not gone:
-            return self._render(request, route, obj, 202, ctx)
+            # The real server answers 202 only to the legacy orphanDependents=false; otherwise 200.
+            return self._render(request, route, obj, 202 if options.orphan_dependents is False else 200, ctx)
         if route.rt.custom or route.rt.plural in ("pods", "namespaces", "customresourcedefinitions"):
             return self._render(request, route, obj, 200, ctx)
         details = {"name": route.name, "kind": route.rt.plural, "uid": obj["metadata"]["uid"]}
@@ -630,8 +673,10 @@ class APIServerApp:
             "apiVersion": "autoscaling/v1",
             "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                          if k in meta},
-            "spec": {"replicas": spec_replicas[0] if spec_replicas else 0},
-            "status": {"replicas": status_replicas[0] if status_replicas else 0, "selector": selector},
+            # Scale's spec.replicas and status.selector are omitempty; status.replicas is not.
+            "spec": {"replicas": spec_replicas[0]} if spec_replicas and spec_replicas[0] else {},
+            "status": {"replicas": status_replicas[0] if status_replicas else 0,
+                       **({"selector": selector} if selector else {})},
         }
 
     async def _scale(self, request: web.Request, route: Route, user: str, verb: str) -> web.Response:
@@ -641,7 +686,7 @@ class APIServerApp:
         current = self._scale_of(rt, obj)
         if verb == "get":
             return _json_response(current)
-        ctx = self._context(request, user)
+        ctx = self._context(request, user, verb)
         body = await self._body(request)
         if verb == "update":
             desired = body or {}

@@ -993,7 +993,7 @@ class _ApplyAttempt:
         previous = managers.get(self.identity)
         managers[self.identity] = _Entry(self.applied_fields, self.api_version, previous.time if previous else None)
         if previous:
-            _remove_paths(merged, _prunable(previous.fields, managers), self.lists)
+            _remove_paths(merged, _prunable(previous.fields, managers, merged, self.lists), self.lists)
         comparison = _compare(self.live, merged, self.lists).restricted(self.scope)
         conflicts = self._conflicts(managers, comparison.changed())
         if conflicts and not force:
@@ -1011,12 +1011,32 @@ class _ApplyAttempt:
         return {identity: fields for identity, fields in conflicts.items() if fields}
 
 
-def _prunable(last_applied: FieldSet, managers: _Managers) -> FieldSet:
-    """What the applier owned last time that nobody, itself included, owns now."""
+def _prunable(last_applied: FieldSet, managers: _Managers, merged: dict[str, Any], lists: ListTypeResolver) -> FieldSet:
+    """What the applier owned last time that nobody, itself included, owns now.
+
+    structured-merge-diff removes the whole last applied set, then adds back what someone owns and what the last
+    set did not contain. So a path that lost its owner stays when anything below it is owned or was never part of
+    the last set (e.g. `.spec` owned as `.` through kubectl's client-side-apply upgrade, while `.spec.mode` is
+    still applied).
+    """
     owned = FieldSet()
     for entry in managers.values():
         owned = owned | entry.fields
-    return last_applied - owned
+    candidates = last_applied - owned
+    if not candidates.paths:
+        return candidates
+    present = _compare({}, merged, lists).added
+    kept = owned.paths
+    last = last_applied.paths
+
+    def must_stay(path: Path) -> bool:
+        depth = len(path)
+        return any(
+            len(other) > depth and other[:depth] == path and (other in kept or other not in last)
+            for other in present
+        )
+
+    return FieldSet(frozenset(path for path in candidates.paths if not must_stay(path)))
 
 
 def _conflict_error(conflicts: dict[_Identity, FieldSet]) -> StatusError:

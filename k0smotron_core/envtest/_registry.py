@@ -259,18 +259,31 @@ class Registry:
             self._by_gvr.pop((rt.group, rt.version, rt.plural), None)
         self.generation += 1
 
-    def conflicting_names(self, crd: dict[str, Any]) -> str | None:
-        """Why a CRD's names cannot be accepted (another CRD of the group serves that kind or plural), else None."""
+    def conflicting_names(self, crd: dict[str, Any]) -> tuple[str, str] | None:
+        """(reason, message) when another CRD of the group has accepted one of these names, as the apiextensions
+        naming controller decides it; the last conflict found wins, in its order of checks."""
         spec = crd["spec"]
+        names = spec["names"]
         own = crd["metadata"]["name"]
+        used_names: set[str] = set()
+        used_kinds: set[str] = set()
         for name, types in self._crd_owned.items():
-            if name == own:
+            if name == own or not types or types[0].group != spec["group"]:
                 continue
-            for rt in types:
-                if rt.group != spec["group"]:
-                    continue
-                if rt.kind == spec["names"]["kind"]:
-                    return f'"{rt.kind}" is already in use'
-                if rt.plural == spec["names"]["plural"]:
-                    return f'"{rt.plural}" is already in use'
-        return None
+            rt = types[0]
+            used_names |= {rt.plural, rt.singular_name, *rt.short_names}
+            used_kinds |= {rt.kind, rt.list_kind}
+        conflict: tuple[str, str] | None = None
+        if names["plural"] in used_names:
+            conflict = ("PluralConflict", f'"{names["plural"]}" is already in use')
+        if names.get("singular") and names["singular"] in used_names:
+            conflict = ("SingularConflict", f'"{names["singular"]}" is already in use')
+        for short_name in names.get("shortNames") or ():
+            if short_name in used_names:
+                conflict = ("ShortNamesConflict", f'"{short_name}" is already in use')
+        if names["kind"] in used_kinds:
+            conflict = ("KindConflict", f'"{names["kind"]}" is already in use')
+        list_kind = names.get("listKind") or names["kind"] + "List"
+        if list_kind in used_kinds:
+            conflict = ("ListKindConflict", f'"{list_kind}" is already in use')
+        return conflict

@@ -19,11 +19,13 @@ from typing import Any
 from . import _managedfields, _patch, _schema
 from ._errors import (
     FieldError,
+    GoLiteral,
     StatusError,
     already_exists,
     bad_request,
     conflict,
     forbidden,
+    go_sharp_v,
     invalid,
     method_not_allowed,
     not_found,
@@ -33,7 +35,7 @@ from ._errors import (
 from ._listtypes import ListTypeResolver
 from ._registry import Registry, ResourceType
 from ._selectors import FieldSelector, LabelSelector
-from ._store import Store, too_old
+from ._store import Store
 from ._validation import validate_object_meta
 
 JSON_PATCH = "application/json-patch+json"
@@ -130,6 +132,19 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raise bad_request(f"continue key is not valid: {exc}") from exc
 
 
+def _continue_expired(current: int, start_after: tuple[str, str]) -> StatusError:
+    return StatusError(
+        410,
+        "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+        "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
+        "the results. Continuing with the provided token results in an inconsistent list - objects that were "
+        "created, modified, or deleted between the time the first chunk was returned and now may show up in the "
+        "list.",
+        list_meta={"continue": encode_continue(current, start_after)},
+    )
+
+
 def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     """Everything that counts towards metadata.generation: all but metadata and status."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
@@ -163,7 +178,7 @@ class ResourceStorage:
             return _schema.list_type_resolver(rt.schema)
         return _patch.builtin_list_types(rt.group, rt.kind)
 
-    def _require_namespace(self, rt: ResourceType, namespace: str, *, creating: bool) -> None:
+    def _require_namespace(self, rt: ResourceType, namespace: str, *, creating: bool, name: str = "") -> None:
         if not rt.namespaced:
             return
         ns = self.store.get(("", "namespaces"), "", namespace)
@@ -171,7 +186,7 @@ class ResourceStorage:
             raise not_found("", "namespaces", namespace)
         if creating and ns["metadata"].get("deletionTimestamp"):
             raise forbidden(
-                rt.group, rt.plural, "",
+                rt.group, rt.plural, name,
                 f"unable to create new content in namespace {namespace} because it is being terminated",
             )
 
@@ -218,6 +233,7 @@ class ResourceStorage:
         return errors
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any], ctx: RequestContext) -> None:
+        _drop_empty_metadata_collections(obj["metadata"])
         errors = validate_object_meta(obj["metadata"], dns_label_name=rt.plural == "namespaces")
         if rt.custom:
             errors += self._prepare_custom(rt, obj, ctx)
@@ -225,7 +241,10 @@ class ResourceStorage:
             errors += _schema.validate_crd(obj)
         strict_unknown = [e for e in errors if e.field == "" and e.detail.startswith("unknown field")]
         if strict_unknown:
-            raise bad_request("strict decoding error: " + ", ".join(e.detail for e in strict_unknown))
+            raise bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding error: '
+                + ", ".join(e.detail for e in strict_unknown)
+            )
         if errors:
             raise invalid(rt.group, rt.kind, obj["metadata"].get("name", ""), errors)
 
@@ -284,7 +303,7 @@ class ResourceStorage:
                 raise invalid(rt.group, rt.kind, "", [
                     FieldError("FieldValueRequired", "metadata.name", "name or generateName is required")
                 ])
-        self._require_namespace(rt, namespace, creating=True)
+        self._require_namespace(rt, namespace, creating=True, name=meta["name"])
         self._require_crd_not_terminating(rt)
         if self.store.get(rt.group_resource, namespace if rt.namespaced else "", meta["name"]) is not None:
             if meta.get("generateName") and body.get("metadata", {}).get("name") in (None, ""):
@@ -303,7 +322,7 @@ class ResourceStorage:
         if rt.ignore_status_on_write:
             obj.pop("status", None)
         self._builtin_defaults(rt, obj, None)
-        if rt.plural == "namespaces" and rt.group == "":
+        if _is_namespace(rt):
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             obj["status"] = {"phase": "Active"}
@@ -328,10 +347,16 @@ class ResourceStorage:
         return self.as_version(obj, rt)
 
     def check_field_selector(self, rt: ResourceType, selector: FieldSelector) -> None:
-        allowed = _SUPPORTED_FIELD_SELECTORS | _KIND_FIELD_SELECTORS.get(rt.group_resource, set())
+        kind_specific = _KIND_FIELD_SELECTORS.get(rt.group_resource)
+        allowed = _SUPPORTED_FIELD_SELECTORS | (kind_specific or set())
         for path in selector.fields:
-            if path not in allowed:
-                raise bad_request(f'field label not supported: {path}')
+            if path in allowed:
+                continue
+            if kind_specific is not None or rt.custom:
+                # Custom resources and kinds with their own field label conversion answer tersely ...
+                raise bad_request(f"field label not supported: {path}")
+            # ... the others use apimachinery's DefaultMetaV1FieldSelectorConversion.
+            raise bad_request(f'"{path}" is not a known field selector: only "metadata.name", "metadata.namespace"')
 
     def list(
         self,
@@ -352,22 +377,27 @@ class ResourceStorage:
             except ValueError as exc:
                 raise bad_request(f"invalid resource version: {resource_version}") from exc
             if requested > current:
-                raise StatusError(504, "Timeout", f"Too large resource version: {requested}, current: {current}",
+                raise StatusError(504, "Timeout",
+                                  f"Timeout: Too large resource version: {requested}, current: {current}",
                                   {"causes": [{"reason": "ResourceVersionTooLarge",
                                                "message": "Too large resource version"}], "retryAfterSeconds": 1})
-            if resource_version_match == "Exact" and requested < current:
-                self.store.check_not_compacted(requested)
         if fields is not None:
             self.check_field_selector(rt, fields)
         start_after: tuple[str, str] | None = None
         list_rv = current
+        scope = namespace if rt.namespaced else None
         if continue_token:
             list_rv, start_after = _decode_continue(continue_token)
             try:
-                self.store.check_not_compacted(list_rv)
+                # Every page of a list shows the state at the first page's resourceVersion.
+                candidates = self.store.snapshot(rt.group_resource, list_rv, scope)
             except StatusError:
-                raise too_old(list_rv, self.store.resource_version) from None
-        candidates = self.store.objects(rt.group_resource, namespace if rt.namespaced else None)
+                raise _continue_expired(current, start_after) from None
+        elif resource_version_match == "Exact" and resource_version not in ("", "0"):
+            list_rv = int(resource_version)
+            candidates = self.store.snapshot(rt.group_resource, list_rv, scope)
+        else:
+            candidates = self.store.objects(rt.group_resource, scope)
         items: list[dict[str, Any]] = []
         token = ""
         remaining: int | None = None
@@ -408,6 +438,11 @@ class ResourceStorage:
         if old is None:
             raise not_found(rt.group, rt.plural, name)
         requested_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if not requested_rv and rt.custom:
+            # Custom resources do not allow unconditional updates (built-in kinds mostly do). The generic
+            # registry names the resource, not the kind, in this error.
+            raise invalid(rt.group, rt.plural, name, [FieldError(
+                "FieldValueInvalid", "metadata.resourceVersion", "must be specified for an update", GoLiteral("0x0"))])
         if requested_rv and requested_rv != old["metadata"]["resourceVersion"]:
             raise stale_resource_version(rt.group, rt.plural, name)
         new = self._merge_update(rt, old, copy.deepcopy(body), subresource)
@@ -444,7 +479,7 @@ class ResourceStorage:
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
-        if rt.plural == "namespaces" and rt.group == "":
+        if _is_namespace(rt):
             new["spec"] = copy.deepcopy(old.get("spec") or {})
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         return new
@@ -456,9 +491,11 @@ class ResourceStorage:
         if old["metadata"].get("deletionTimestamp"):
             added = set(new["metadata"].get("finalizers") or ()) - set(old["metadata"].get("finalizers") or ())
             if added:
+                new_finalizers = [f for f in new["metadata"].get("finalizers") or () if f in added]
                 raise invalid(rt.group, rt.kind, old["metadata"]["name"], [FieldError(
                     "FieldValueForbidden", "metadata.finalizers",
-                    "no new finalizers can be added if the object is being deleted",
+                    "no new finalizers can be added if the object is being deleted, found new finalizers "
+                    + go_sharp_v(new_finalizers),
                 )])
         self._validate(rt, new, ctx)
         if rt.has_generation and _spec_part(new) != _spec_part(old):
@@ -478,7 +515,7 @@ class ResourceStorage:
             return self.as_version(old, rt)
         if ctx.dry_run:
             return self.as_version(new, rt)
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+        if new["metadata"].get("deletionTimestamp") and not _held_by_finalizers(rt, new):
             self._stamp(new)
             self.store.remove(rt.group_resource, new)
             return self.as_version(new, rt)
@@ -554,6 +591,7 @@ class ResourceStorage:
             raise bad_request(f"the name of the object ({applied_name}) does not match the name on the URL ({name})")
         if old is None and subresource:
             raise not_found(rt.group, rt.plural, name)
+        self._check_apply_configuration_is_typed(rt, namespace, name, applied)
         result = _managedfields.server_side_apply(
             self.as_version(old, rt) if old is not None else None,
             applied,
@@ -578,6 +616,22 @@ class ResourceStorage:
         if rt.has_generation and _spec_part(new) != _spec_part(old):
             new["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
         return self._store_update(rt, old, new, ctx)
+
+    @staticmethod
+    def _check_apply_configuration_is_typed(
+        rt: ResourceType, namespace: str, name: str, applied: dict[str, Any]
+    ) -> None:
+        """An apply configuration must fit the schema: structured-merge-diff cannot type undeclared fields."""
+        if not rt.custom or rt.schema is None:
+            return
+        undeclared = _schema.prune(copy.deepcopy(applied), rt.schema)
+        if not undeclared:
+            return
+        problems = [f".{path}: field not declared in schema" for path in undeclared]
+        detail = problems[0] if len(problems) == 1 else "errors:\n  " + "\n  ".join(problems)
+        # The real server fails this without a reason, which clients show as a bare 500.
+        raise StatusError(500, "", f"failed to create typed patch object ({namespace}/{name}; "
+                                   f"{rt.api_version}, Kind={rt.kind}): {detail}")
 
     # --- delete ------------------------------------------------------------------------------------------
 
@@ -605,9 +659,9 @@ class ResourceStorage:
         if policy is None and options.orphan_dependents is not None:
             policy = "Orphan" if options.orphan_dependents else "Background"
         if policy not in (None, "Orphan", "Background", "Foreground"):
-            raise invalid(rt.group, rt.kind, name, [FieldError(
+            raise invalid("meta.k8s.io", "DeleteOptions", "", [FieldError(
                 "FieldValueNotSupported", "propagationPolicy",
-                'supported values: "Foreground", "Background", "Orphan", nil', policy)])
+                'supported values: "Foreground", "Background", "Orphan", "nil"', policy)])
         finalizers = list(meta.get("finalizers") or ())
         if policy == "Orphan" and FINALIZER_ORPHAN not in finalizers:
             finalizers.append(FINALIZER_ORPHAN)
@@ -615,7 +669,7 @@ class ResourceStorage:
             finalizers.append(FINALIZER_FOREGROUND)
         if _is_crd(rt) and CRD_CLEANUP_FINALIZER not in finalizers:
             finalizers.append(CRD_CLEANUP_FINALIZER)
-        namespace_pending = rt.group == "" and rt.plural == "namespaces" and (old.get("spec") or {}).get("finalizers")
+        namespace_pending = _is_namespace(rt) and bool((old.get("spec") or {}).get("finalizers"))
         if not finalizers and not namespace_pending:
             if ctx.dry_run:
                 return self.as_version(old, rt), True
@@ -660,6 +714,24 @@ class ResourceStorage:
     def replace_internal(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         """A write by envtest's own controllers, bypassing admission (status conditions, GC owner updates)."""
         return self._store_update(rt, old, new, RequestContext(user="system:envtest"))
+
+
+def _drop_empty_metadata_collections(meta: dict[str, Any]) -> None:
+    """ObjectMeta's maps and lists are `omitempty`: an empty one is never stored, for any kind."""
+    for key in ("labels", "annotations", "finalizers", "ownerReferences", "managedFields"):
+        if key in meta and not meta[key]:
+            del meta[key]
+
+
+def _is_namespace(rt: ResourceType) -> bool:
+    return rt.group == "" and rt.plural == "namespaces"
+
+
+def _held_by_finalizers(rt: ResourceType, obj: dict[str, Any]) -> bool:
+    """Finalizers keep a deleted object; a namespace is also kept by its spec.finalizers (`kubernetes`)."""
+    if obj["metadata"].get("finalizers"):
+        return True
+    return _is_namespace(rt) and bool((obj.get("spec") or {}).get("finalizers"))
 
 
 def _is_crd(rt: ResourceType) -> bool:

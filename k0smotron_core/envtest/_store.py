@@ -119,6 +119,23 @@ class Store:
         keys = sorted(objects) if namespace is None else sorted(k for k in objects if k[0] == namespace)
         return [objects[k] for k in keys]
 
+    def snapshot(self, gr: GroupResource, at: int, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Objects of a resource as they were at resourceVersion `at`, rebuilt by undoing the later history."""
+        self.check_not_compacted(at)
+        state = dict(self._objects.get(gr, {}))
+        for event in reversed(self._history):
+            if event.resource_version <= at:
+                break
+            if event.group_resource != gr:
+                continue
+            key = key_of(event.object)
+            if event.type == "ADDED":
+                state.pop(key, None)
+            elif event.previous is not None:
+                state[key] = event.previous
+        keys = sorted(k for k in state if namespace is None or k[0] == namespace)
+        return [state[k] for k in keys]
+
     def count(self, gr: GroupResource) -> int:
         return len(self._objects.get(gr, {}))
 
