@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
-from ._errors import FieldError, bad_request
+from ._errors import FieldError, GoLiteral, bad_request
 
 EQUALS = "="
 DOUBLE_EQUALS = "=="
@@ -163,13 +163,22 @@ def _requirement_errors(key: str, operator: str, values: tuple[str, ...]) -> lis
     return errors
 
 
+def _go_string_slice(values: tuple[str, ...]) -> GoLiteral:
+    """Requirement values are a Go []string, nil when a selector gave none; errors print them with %#v."""
+    if not values:
+        return GoLiteral("[]string(nil)")
+    return GoLiteral("[]string{" + ", ".join(json.dumps(v) for v in values) + "}")
+
+
 def _value_count_errors(operator: str, values: tuple[str, ...]) -> list[FieldError]:
     if operator in (IN, NOT_IN) and not values:
-        return [_invalid("values", list(values), ["for 'in', 'notin' operators, values set can't be empty"])]
+        return [_invalid("values", _go_string_slice(values),
+                         ["for 'in', 'notin' operators, values set can't be empty"])]
     if operator in (EQUALS, DOUBLE_EQUALS, NOT_EQUALS) and len(values) != 1:
-        return [_invalid("values", list(values), ["exact-match compatibility requires one single value"])]
+        return [_invalid("values", _go_string_slice(values), ["exact-match compatibility requires one single value"])]
     if operator in (EXISTS, DOES_NOT_EXIST) and values:
-        return [_invalid("values", list(values), ["values set must be empty for exists and does not exist"])]
+        return [_invalid("values", _go_string_slice(values),
+                         ["values set must be empty for exists and does not exist"])]
     if operator in (GREATER_THAN, LESS_THAN):
         return _comparison_value_errors(values)
     return []
@@ -178,7 +187,8 @@ def _value_count_errors(operator: str, values: tuple[str, ...]) -> list[FieldErr
 def _comparison_value_errors(values: tuple[str, ...]) -> list[FieldError]:
     errors: list[FieldError] = []
     if len(values) != 1:
-        errors.append(_invalid("values", list(values), ["for 'Gt', 'Lt' operators, exactly one value is required"]))
+        errors.append(_invalid("values", _go_string_slice(values),
+                               ["for 'Gt', 'Lt' operators, exactly one value is required"]))
     for index, value in enumerate(values):
         if _parse_int64(value) is None:
             errors.append(

@@ -280,7 +280,7 @@ def test_a_match_selector_with_an_unknown_operator_is_a_bad_request() -> None:
 def test_a_match_selector_with_an_in_expression_without_values_is_a_bad_request() -> None:
     message = _bad_request(label_selector_from_match, {"matchExpressions": [{"key": "a", "operator": "In"}]})
 
-    assert message == "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty"
+    assert message == "values: Invalid value: []string(nil): for 'in', 'notin' operators, values set can't be empty"
 
 
 def test_a_match_selector_with_values_on_exists_is_a_bad_request() -> None:
@@ -288,7 +288,7 @@ def test_a_match_selector_with_values_on_exists_is_a_bad_request() -> None:
 
     message = _bad_request(label_selector_from_match, selector)
 
-    assert message == 'values: Invalid value: ["x"]: values set must be empty for exists and does not exist'
+    assert message == 'values: Invalid value: []string{"x"}: values set must be empty for exists and does not exist'
 
 
 def test_a_match_selector_with_an_invalid_key_and_value_reports_both() -> None:
