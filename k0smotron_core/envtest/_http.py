@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from io import StringIO
 from typing import Any
@@ -57,6 +58,7 @@ SERVER_VERSION = {
 }
 _PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 _DEFAULT_WATCH_TIMEOUT_S = 1800.0
+_ENCODED_EVENTS_KEPT = 4096
 
 
 @dataclass
@@ -171,7 +173,7 @@ class APIServerApp:
         self._bookmark_interval_s = bookmark_interval_s
         self._address = address
         self._openapi_cache: tuple[int, dict[str, dict[str, Any]], dict[str, Any]] | None = None
-        self._watch_tasks: set[asyncio.Task[Any]] = set()
+        self._encoded_events: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -642,7 +644,16 @@ class APIServerApp:
                              include_object=include_object, with_headers=not headers_sent)
             await self._write_event(response, {"type": event.type, "object": rendered})
             return True
-        await self._write_event(response, {"type": event.type, "object": obj})
+        meta = obj["metadata"]
+        key = (meta.get("uid", ""), meta.get("resourceVersion", ""), event.type, route.rt.api_version)
+        line = self._encoded_events.get(key)
+        if line is None:
+            # Every watcher of a resource gets the same bytes: encode each event once, not once per watcher.
+            line = _dump({"type": event.type, "object": obj}) + b"\n"
+            self._encoded_events[key] = line
+            if len(self._encoded_events) > _ENCODED_EVENTS_KEPT:
+                self._encoded_events.popitem(last=False)
+        await response.write(line)
         return headers_sent
 
     def _bookmark(self, route: Route, *, initial_events_end: bool = False) -> dict[str, Any]:
