@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from .. import pki
 from ._audit import AuditLog, Faults
 from ._controllers import Controllers
+from ._defaults import BuiltinDefaults
 from ._errors import StatusError
 from ._http import APIServerApp
 from ._registry import Registry, ResourceType
@@ -71,6 +72,7 @@ class EnvTest:
         self.store = Store(history_window=history_window)
         self.registry = Registry()
         self.storage = ResourceStorage(self.store, self.registry)
+        self.storage.admission.append(BuiltinDefaults(self.store))
         self.audit = AuditLog(audit_file)
         self.faults = Faults()
         self.tokens: dict[str, str] = {self.token: "admin"}
