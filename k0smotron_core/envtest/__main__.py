@@ -58,13 +58,14 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _explain(env: EnvTest, kubeconfig: Path) -> None:
+    kubectl = Path(sys.executable).parent / "kubectl"
     print(f"""
 The embedded management cluster's API server is running at {env.url}.
 
 In another terminal:
     export KUBECONFIG={kubeconfig.resolve()}
-    .venv/bin/kubectl get namespaces
-    .venv/bin/kubectl apply -f <a CRD or manifest>
+    {kubectl} get namespaces
+    {kubectl} apply -f <a CRD or manifest>
 
 Press Ctrl-C to stop it.""", flush=True)
 
