@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := openssh-server etcd-server etcd-client cloud-init iproute2
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint typecheck importlint pytest demo clean
+.PHONY: setup test lint typecheck importlint crdcheck crds pytest demo clean
 
 setup: $(VENV)/.installed .apt-installed
 
@@ -35,16 +35,23 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy k0smotron_core providers
 
+crdcheck: setup
+	$(BIN)/python -m k0smotron_core.crdgen --check
+
 importlint: setup
 	$(BIN)/lint-imports
 
 pytest: setup
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-test: setup lint typecheck importlint pytest
+test: setup lint typecheck importlint crdcheck pytest
 
 demo: setup
 	$(BIN)/python -m k0smotron_core.envtest demo
 
 clean:
 	rm -rf $(VENV) .apt-installed .pytest_cache .mypy_cache .ruff_cache
+
+# Regenerate crds/ (and envtest's CAPI core CRDs) from the models.
+crds: setup
+	$(BIN)/python -m k0smotron_core.crdgen
