@@ -1,7 +1,8 @@
 """Whatever the models accept, the generated CRD schema accepts, and vice versa.
 
-Documents are generated from each CRD's schema: mostly valid values, with a corruption at some nodes (a wrong type,
-a value out of range or off the enum, a missing required field, an unknown field). The schema side is what the API
+Documents are generated from each CRD's schema: valid ones, and valid ones with exactly one change at a random node
+(a wrong type, a value out of range or off the enum, a missing required field, an unknown field), so that a
+disagreement on that one node decides the outcome. The schema side is what the API
 server does with `fieldValidation=Strict` (kubectl's default): drop nulls, reject unknown fields, validate.
 """
 
@@ -71,50 +72,94 @@ def _object(schema: dict[str, Any], depth: int) -> Strategy:
     required = set(schema.get("required", ()))
     if not properties:
         if "additionalProperties" in schema:
-            return st.dictionaries(_KEYS, values(schema["additionalProperties"], depth + 1), max_size=2)
+            return st.dictionaries(_KEYS, valid_values(schema["additionalProperties"], depth + 1), max_size=2)
         return st.dictionaries(_KEYS, st.one_of(st.integers(0, 3), st.text(max_size=3)), max_size=2)
-    fields = {name: values(child, depth + 1) for name, child in properties.items()
+    fields = {name: valid_values(child, depth + 1) for name, child in properties.items()
               if name not in ("apiVersion", "kind", "metadata")}
-    base = st.fixed_dictionaries(
+    return st.fixed_dictionaries(
         {name: fields[name] for name in fields if name in required},
         optional={name: fields[name] for name in fields if name not in required},
     )
-    if not schema.get("x-kubernetes-preserve-unknown-fields"):
-        unknown = st.fixed_dictionaries({"notAField": st.integers(0, 1)})
-        base = st.one_of(base, st.tuples(base, unknown).map(lambda pair: {**pair[0], **pair[1]}))
-    if required:
-        dropped = base.flatmap(lambda doc: st.sampled_from(sorted(required)).map(
-            lambda name: {k: v for k, v in doc.items() if k != name}))
-        base = st.one_of(base, base, base, dropped)
-    return base
 
 
-def values(schema: dict[str, Any], depth: int = 0) -> Strategy:
-    """Values for a schema node: valid ones, and now and then a corrupted one."""
+def valid_values(schema: dict[str, Any], depth: int = 0) -> Strategy:
+    """Values the schema accepts."""
     if depth > 6:
         return st.nothing()
     if schema.get("x-kubernetes-int-or-string"):
-        valid: Strategy = st.one_of(st.integers(0, 100), st.text(alphabet="abc%", min_size=1, max_size=4))
-    elif schema.get("x-kubernetes-preserve-unknown-fields") and not schema.get("properties"):
-        valid = st.dictionaries(_KEYS, _ANYTHING, max_size=3)
+        return st.one_of(st.integers(0, 100), st.text(alphabet="abc%", min_size=1, max_size=4))
+    if schema.get("x-kubernetes-preserve-unknown-fields") and not schema.get("properties"):
+        return st.dictionaries(_KEYS, _ANYTHING, max_size=3)
+    kind = schema.get("type")
+    if kind == "object":
+        return _object(schema, depth)
+    if kind == "array":
+        low, high = schema.get("minItems", 0), min(schema.get("maxItems", 2), schema.get("minItems", 0) + 2)
+        unique = schema.get("x-kubernetes-list-type") in ("set", "map")
+        return st.lists(valid_values(schema.get("items", {}), depth + 1), min_size=low, max_size=high,
+                        unique_by=_list_key(schema) if unique else None)
+    if kind == "integer":
+        return _integer(schema)
+    if kind == "number":
+        return st.one_of(_integer(schema), st.floats(schema.get("minimum", -10), schema.get("maximum", 10)))
+    if kind == "boolean":
+        return st.booleans()
+    return _string(schema)
+
+
+def _sites(value: Any, schema: dict[str, Any], path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Every node of a generated value with the schema that governs it."""
+    found = [(path, schema)]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            child_schema = schema.get("properties", {}).get(key) or schema.get("additionalProperties")
+            if isinstance(child_schema, dict):
+                found += _sites(child, child_schema, (*path, key))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found += _sites(item, schema["items"], (*path, index))
+    return found
+
+
+def _mutations(schema: dict[str, Any], value: Any) -> Strategy:
+    """One change the schema must reject: a corrupted value, an unknown field, or a missing required field."""
+    options = [_corruption(schema).map(lambda bad: ("replace", bad))]
+    if isinstance(value, dict) and schema.get("properties") and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        options.append(st.just(("add", "notAField")))
+    required = [key for key in schema.get("required", ()) if isinstance(value, dict) and key in value]
+    if required:
+        options.append(st.sampled_from(required).map(lambda key: ("drop", key)))
+    return st.one_of(options)
+
+
+def _mutate(document: dict[str, Any], schema: dict[str, Any]) -> Strategy:
+    sites = [(path, node) for path, node in _sites(document["spec"], schema["properties"]["spec"], ("spec",))]
+
+    def apply(site: tuple[tuple[Any, ...], dict[str, Any]]) -> Strategy:
+        path, node = site
+        current = _get(document, path)
+        return _mutations(node, current).map(lambda change: _changed(document, path, change))
+
+    return st.sampled_from(sites).flatmap(apply)
+
+
+def _get(document: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        document = document[part]
+    return document
+
+
+def _changed(document: dict[str, Any], path: tuple[Any, ...], change: tuple[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(document)
+    action, argument = change
+    if action == "replace":
+        parent = _get(result, path[:-1])
+        parent[path[-1]] = argument
+    elif action == "add":
+        _get(result, path)[argument] = 1
     else:
-        kind = schema.get("type")
-        if kind == "object":
-            valid = _object(schema, depth)
-        elif kind == "array":
-            low, high = schema.get("minItems", 0), min(schema.get("maxItems", 2), schema.get("minItems", 0) + 2)
-            items = values(schema.get("items", {}), depth + 1)
-            unique = schema.get("x-kubernetes-list-type") in ("set", "map")
-            valid = st.lists(items, min_size=low, max_size=high, unique_by=_list_key(schema) if unique else None)
-        elif kind == "integer":
-            valid = _integer(schema)
-        elif kind == "number":
-            valid = st.one_of(_integer(schema), st.floats(schema.get("minimum", -10), schema.get("maximum", 10)))
-        elif kind == "boolean":
-            valid = st.booleans()
-        else:
-            valid = _string(schema)
-    return st.one_of(valid, valid, valid, valid, valid, _corruption(schema))
+        del _get(result, path)[argument]
+    return result
 
 
 def _list_key(schema: dict[str, Any]) -> Any:
@@ -144,11 +189,12 @@ def _model_accepts(model: type[api.Resource], document: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("model", api.PROVIDER_KINDS, ids=lambda m: m.crd.kind)
 def test_the_model_and_its_crd_schema_accept_the_same_documents(model: type[api.Resource]) -> None:
     schema = openapi_schema(model)
-    body = values({k: v for k, v in schema.items()}, 0)
-    documents = body.map(lambda doc: {
-        **(doc if isinstance(doc, dict) else {"spec": doc}),
+    spec_schema = schema["properties"]["spec"]
+    valid = valid_values(spec_schema).map(lambda spec: {
         "apiVersion": model.crd.api_version, "kind": model.crd.kind, "metadata": {"name": "x", "namespace": "d"},
+        "spec": spec,
     })
+    documents = st.one_of(valid, valid.flatmap(lambda document: _mutate(document, schema)))
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
     @given(documents)
