@@ -1,0 +1,240 @@
+"""The one seam through which the runtime talks to an API server: JSON requests and watch streams over HTTPS.
+
+Configuration (kubeconfig, in-cluster service account) is loaded with kubernetes-asyncio; requests go through one
+aiohttp session with a per-request timeout and a client-side QPS/burst limit, like client-go's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import aiohttp
+from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.client import Configuration
+
+DEFAULT_TIMEOUT_S = 30.0
+WATCH_TIMEOUT_S = 300
+"""Server-side timeout asked for each watch; the informer re-watches from its last resourceVersion afterwards."""
+
+
+class APIError(Exception):
+    """A non-2xx answer from the API server, carrying its `Status` reason and message."""
+
+    def __init__(self, status: int, reason: str, message: str, body: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.body = body or {}
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def gone(self) -> bool:
+        return self.status == 410
+
+
+class ConnectionFailed(Exception):
+    """The API server could not be reached (refused, TLS failure, timeout)."""
+
+
+RequestHook = Callable[[str, int, float], None]
+"""Called after every request with (method, status code or 0 on a connection failure, seconds)."""
+
+
+class Transport(Protocol):
+    host: str
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> dict[str, Any]: ...
+
+    def watch(self, path: str, query: dict[str, str]) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def close(self) -> None: ...
+
+
+class TokenBucket:
+    """client-go's flowcontrol token bucket: `qps` tokens a second, at most `burst` saved up."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self._qps = qps
+        self._burst = max(burst, 1)
+        self._tokens = float(self._burst)
+        self._updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self._qps <= 0:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._qps)
+            self._updated = now
+            if self._tokens < 1:
+                await asyncio.sleep((1 - self._tokens) / self._qps)
+                self._updated = time.monotonic()
+                self._tokens = 1
+            self._tokens -= 1
+
+
+@dataclass
+class ConnectionSettings:
+    """Where the API server is and how to authenticate, independent of how it was found."""
+
+    host: str
+    ssl_context: ssl.SSLContext | bool
+    headers: dict[str, str]
+
+    @staticmethod
+    def from_configuration(configuration: Configuration) -> ConnectionSettings:
+        context: ssl.SSLContext | bool
+        if configuration.verify_ssl:
+            context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+            if configuration.cert_file:
+                context.load_cert_chain(configuration.cert_file, configuration.key_file)
+        else:
+            context = False
+        headers = {}
+        token = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
+        if token:
+            prefix = configuration.api_key_prefix.get("authorization", "")
+            headers["Authorization"] = f"{prefix} {token}".strip() if not token.startswith("Bearer ") else token
+        return ConnectionSettings(str(configuration.host).rstrip("/"), context, headers)
+
+
+async def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Configuration:
+    """controller-runtime's order: an explicit kubeconfig, else in-cluster, else $KUBECONFIG, else ~/.kube/config."""
+    configuration = Configuration()
+    if kubeconfig:
+        await kube_config.load_kube_config(config_file=kubeconfig, context=context,
+                                           client_configuration=configuration)
+        return configuration
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return configuration
+    candidates = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    candidates.append(str(Path.home() / ".kube" / "config"))
+    for candidate in candidates:
+        if Path(candidate).exists():
+            await kube_config.load_kube_config(config_file=candidate, context=context,
+                                               client_configuration=configuration)
+            return configuration
+    raise ConnectionFailed("no kubeconfig: not running in a cluster, $KUBECONFIG unset and ~/.kube/config missing")
+
+
+class HTTPTransport:
+    """The production transport: one aiohttp session, a token bucket, a timeout on every call."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        qps: float = 20.0,
+        burst: int = 30,
+        user_agent: str = "k0smotron",
+        on_request: RequestHook | None = None,
+    ) -> None:
+        self.host = urlparse(settings.host).netloc
+        self._settings = settings
+        self._limiter = TokenBucket(qps, burst)
+        self._user_agent = user_agent
+        self._on_request = on_request
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    async def from_kubeconfig(cls, kubeconfig: str | None = None, **kwargs: Any) -> HTTPTransport:
+        return cls(ConnectionSettings.from_configuration(await load_configuration(kubeconfig)), **kwargs)
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._settings.ssl_context, limit=64)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={**self._settings.headers, "User-Agent": self._user_agent, "Accept": "application/json"},
+            )
+        return self._session
+
+    def _record(self, method: str, status: int, started: float) -> None:
+        if self._on_request is not None:
+            self._on_request(method, status, time.monotonic() - started)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> dict[str, Any]:
+        await self._limiter.acquire()
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        started = time.monotonic()
+        try:
+            async with self._client().request(
+                method, self._settings.host + path, params=query, data=data,
+                headers={"Content-Type": content_type} if data is not None else None,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as response:
+                payload = await response.read()
+                self._record(method, response.status, started)
+        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
+            self._record(method, 0, started)
+            raise ConnectionFailed(f"{method} {self.host}{path}: {type(exc).__name__}: {exc}") from exc
+        result = json.loads(payload) if payload else {}
+        if response.status >= 400:
+            raise _api_error(response.status, result)
+        return result if isinstance(result, dict) else {"items": result}
+
+    async def watch(self, path: str, query: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """Watch events as dicts; ends when the server closes the stream. A 410 arrives as an ERROR event."""
+        started = time.monotonic()
+        seconds = int(query.get("timeoutSeconds", WATCH_TIMEOUT_S))
+        try:
+            async with self._client().get(
+                self._settings.host + path, params={**query, "watch": "true", "timeoutSeconds": str(seconds)},
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=DEFAULT_TIMEOUT_S, sock_read=seconds + 30),
+            ) as response:
+                self._record("WATCH", response.status, started)
+                if response.status >= 400:
+                    raise _api_error(response.status, json.loads(await response.read() or b"{}"))
+                async for line in response.content:
+                    if line.strip():
+                        yield json.loads(line)
+        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
+            raise ConnectionFailed(f"WATCH {self.host}{path}: {type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _api_error(status: int, body: Any) -> APIError:
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        return APIError(status, body.get("reason", ""), body.get("message", ""), body)
+    return APIError(status, "", str(body)[:500])
