@@ -72,8 +72,7 @@ async def _measure(kubeconfig: Path, count: int) -> dict[str, float | int]:
     rss_before = _rss_mib()
     started = time.perf_counter()
     run = asyncio.create_task(manager.run())
-    while not manager.cache.synced:
-        await asyncio.sleep(0.005)
+    await manager.cache.wait_for_sync()
     sync_s = time.perf_counter() - started
     await asyncio.wait_for(all_done.wait(), 300)
     reconcile_s = time.perf_counter() - started

@@ -137,12 +137,15 @@ async def load_configuration(kubeconfig: str | None = None, context: str | None 
         return configuration
     candidates = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
     candidates.append(str(Path.home() / ".kube" / "config"))
-    for candidate in candidates:
-        if Path(candidate).exists():
-            await kube_config.load_kube_config(config_file=candidate, context=context,
-                                               client_configuration=configuration)
-            return configuration
+    found = await asyncio.to_thread(_first_existing, candidates)
+    if found is not None:
+        await kube_config.load_kube_config(config_file=found, context=context, client_configuration=configuration)
+        return configuration
     raise ConnectionFailed("no kubeconfig: not running in a cluster, $KUBECONFIG unset and ~/.kube/config missing")
+
+
+def _first_existing(paths: list[str]) -> str | None:
+    return next((path for path in paths if os.path.exists(path)), None)
 
 
 class HTTPTransport:

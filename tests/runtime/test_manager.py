@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -133,7 +134,7 @@ async def test_a_failing_reconcile_is_retried_with_growing_backoff(async_envtest
     run = await _started(manager)
     async_envtest.create(_configmap("flaky"))
     await _eventually(lambda: len(attempts) == 4)
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.005 and gaps[1] >= 0.010 and gaps[2] >= 0.020
     errors = manager.metrics.registry.get_sample_value(
         "controller_runtime_reconcile_errors_total", {"controller": "flaky"})
