@@ -13,6 +13,7 @@ Lease, Prometheus metrics and health probes with controller-runtime's names, str
 from ._cache import EventHandler, Informer, InformerOptions, field_index, label_index, owner_uid_index
 from ._client import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, Cache, CacheOptions, CacheSelector, Client
 from ._controller import Controller, Reconciler, Request, Result
+from ._entrypoint import Provider, run_provider
 from ._flags import ManagerOptions, build_parser, options_from_args
 from ._manager import WATCH_FILTER_LABEL, Manager
 from ._pause import PAUSED_ANNOTATION, check_paused, cluster_name_of, merge_condition, paused_condition
@@ -39,6 +40,7 @@ __all__ = [
     "Manager",
     "ManagerOptions",
     "NoKindMatch",
+    "Provider",
     "RESTMapper",
     "Reconciler",
     "Request",
@@ -54,4 +56,5 @@ __all__ = [
     "options_from_args",
     "owner_uid_index",
     "paused_condition",
+    "run_provider",
 ]

@@ -292,10 +292,10 @@ def parse_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None, *
 
 def _check_leader_election_timings(lease_duration_s: float, renew_deadline_s: float, retry_period_s: float) -> None:
     # client-go's own checks: the leader must be able to renew, retrying with jitter, before its lease expires.
+    if retry_period_s <= 0:
+        raise ValueError("--leader-elect-retry-period must be positive")
     if not lease_duration_s > renew_deadline_s:
         raise ValueError("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
     if not renew_deadline_s > retry_period_s * JITTER_FACTOR:
         raise ValueError(f"--leader-elect-renew-deadline must be greater than {JITTER_FACTOR} times "
                          f"--leader-elect-retry-period")
-    if retry_period_s <= 0:
-        raise ValueError("--leader-elect-retry-period must be positive")

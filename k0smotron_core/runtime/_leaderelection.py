@@ -108,12 +108,12 @@ class LeaderElector:
         on_status: Callable[[bool], None] | None = None,
     ) -> None:
         # client-go's validation: a leader must be able to renew (retrying, with jitter) before its lease expires.
+        if retry_period_s <= 0:
+            raise ValueError("the retry period must be positive")
         if not lease_duration_s > renew_deadline_s:
             raise ValueError("the lease duration must be greater than the renew deadline")
         if not renew_deadline_s > retry_period_s * JITTER_FACTOR:
             raise ValueError(f"the renew deadline must be greater than {JITTER_FACTOR} times the retry period")
-        if retry_period_s <= 0:
-            raise ValueError("the retry period must be positive")
         if not identity:
             raise ValueError("the leader election identity must not be empty")
         self.namespace = namespace

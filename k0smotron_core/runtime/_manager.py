@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
-import uuid
 from typing import Any
 
 import structlog
@@ -15,7 +13,7 @@ from ._cache import Informer
 from ._client import Cache, CacheOptions, Client
 from ._controller import Controller
 from ._flags import ManagerOptions
-from ._leaderelection import LeaderElector
+from ._leaderelection import LeaderElector, default_identity
 from ._metrics import RuntimeMetrics
 from ._restmapper import RESTMapper
 from ._servers import MetricsServer, ProbeServer
@@ -24,6 +22,10 @@ from ._transport import APIError, ConnectionFailed, ConnectionSettings, HTTPTran
 log = structlog.get_logger("k0smotron.runtime.manager")
 
 WATCH_FILTER_LABEL = "cluster.x-k8s.io/watch-filter"
+
+
+class KubeconfigError(ConnectionFailed):
+    """The kubeconfig could not be read (bad YAML, missing keys or files)."""
 _CONNECT_TIMEOUT_S = 10.0
 
 
@@ -48,7 +50,13 @@ class Manager:
     async def connect(self) -> None:
         """Load the configuration and check the API server answers; ConnectionFailed with a readable reason if not."""
         if self._transport is None:
-            configuration = await load_configuration(self.options.kubeconfig)
+            try:
+                configuration = await load_configuration(self.options.kubeconfig)
+            except ConnectionFailed:
+                raise
+            except Exception as error:  # YAML, file and certificate errors of the kubeconfig loader
+                reason = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+                raise KubeconfigError(f"{type(error).__name__}: {reason}") from error
             self._transport = HTTPTransport(
                 ConnectionSettings.from_configuration(configuration),
                 qps=self.options.kube_api_qps, burst=self.options.kube_api_burst,
@@ -56,8 +64,12 @@ class Manager:
             )
         try:
             await self._transport.request("GET", "/version", timeout_s=_CONNECT_TIMEOUT_S)
-        except APIError as error:
-            raise ConnectionFailed(f"the API server at {self._transport.host} refused us: {error}") from error
+        except (APIError, ConnectionFailed) as error:
+            await self._transport.close()
+            if isinstance(error, ConnectionFailed):
+                raise
+            raise ConnectionFailed(f"refused us: {error}", host=self._transport.host,
+                                   reason=f"refused us: {error}") from error
         mapper = RESTMapper(self._transport)
         cache_options = self._cache_options or CacheOptions()
         cache_options.namespace = cache_options.namespace or self.options.namespace
@@ -109,11 +121,11 @@ class Manager:
         probes.add_healthz_check("ping", lambda: True)
         probes.add_readyz_check("caches", lambda: self.cache.synced)
         metrics_server = MetricsServer(self.options.metrics_bind_address, self.metrics)
-        await probes.start()
-        await metrics_server.start()
-        self._install_signal_handlers()
-        self.cache.start()
         try:
+            await probes.start()
+            await metrics_server.start()
+            self._install_signal_handlers()
+            self.cache.start()
             if self.options.leader_elect:
                 await self._run_as_candidate()
             else:
@@ -144,7 +156,7 @@ class Manager:
         await asyncio.gather(*(c.stop(self.options.graceful_shutdown_timeout_s) for c in self.controllers))
 
     async def _run_as_candidate(self) -> None:
-        identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+        identity = default_identity()
         self._elector = LeaderElector(
             self.transport, namespace=self.options.leader_election_namespace, name=self.options.leader_election_id,
             identity=identity, lease_duration_s=self.options.lease_duration_s,

@@ -50,7 +50,14 @@ class APIError(Exception):
 
 
 class ConnectionFailed(Exception):
-    """The API server could not be reached (refused, TLS failure, timeout)."""
+    """The API server could not be reached (refused, TLS failure, timeout), or no configuration says where it is."""
+
+    def __init__(self, message: str, *, host: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.host = host
+        """The server's host:port when one was tried."""
+        self.reason = reason or message
+        """Why, without the request line."""
 
 
 RequestHook = Callable[[str, int, float], None]
@@ -207,7 +214,8 @@ class HTTPTransport:
                 self._record(method, response.status, started)
         except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
             self._record(method, 0, started)
-            raise ConnectionFailed(f"{method} {self.host}{path}: {type(exc).__name__}: {exc}") from exc
+            reason = f"{type(exc).__name__}: {exc}"
+            raise ConnectionFailed(f"{method} {self.host}{path}: {reason}", host=self.host, reason=reason) from exc
         result = json.loads(payload) if payload else {}
         if response.status >= 400:
             raise _api_error(response.status, result)
@@ -229,7 +237,8 @@ class HTTPTransport:
                     if line.strip():
                         yield json.loads(line)
         except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
-            raise ConnectionFailed(f"WATCH {self.host}{path}: {type(exc).__name__}: {exc}") from exc
+            reason = f"{type(exc).__name__}: {exc}"
+            raise ConnectionFailed(f"WATCH {self.host}{path}: {reason}", host=self.host, reason=reason) from exc
 
     async def close(self) -> None:
         if self._session is not None:

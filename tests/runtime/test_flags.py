@@ -195,7 +195,9 @@ def test_help_documents_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert "a test provider" in text
     for flag in ALL_FLAGS:
         assert flag in text, flag
-    for documented in ["CloudInitVars=false", "InPlaceUpdates=false", FEATURE_GATES_ENV, "cluster.x-k8s.io/watch-filter",
-                       "$KUBECONFIG", "0 disables", "(default: 15s)", "(default: 10s)", "(default: 2s)",
-                       "(default: 30s)", "(default: :8080)", "(default: :8081)", "(default: 10)", "(default: 30)"]:
+    for documented in [
+        "CloudInitVars=false", "InPlaceUpdates=false", FEATURE_GATES_ENV, "cluster.x-k8s.io/watch-filter",
+        "$KUBECONFIG", "0 disables", "(default: 15s)", "(default: 10s)", "(default: 2s)", "(default: 30s)",
+        "(default: :8080)", "(default: :8081)", "(default: 10)", "(default: 20;", "(default: 30)",
+    ]:
         assert documented in text, documented

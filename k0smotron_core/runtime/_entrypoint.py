@@ -1,0 +1,77 @@
+"""What every provider binary does: parse the shared flags, configure logging, connect, run the manager.
+
+Failures a user can cause (bad flags, no kubeconfig, an unreachable server, a busy port) end in one readable
+line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from ._flags import build_parser, parse_options
+from ._logging import configure_logging
+from ._manager import KubeconfigError, Manager
+from ._servers import BindError
+from ._transport import ConnectionFailed
+
+log = structlog.get_logger("k0smotron.runtime.entrypoint")
+
+
+async def _no_controllers(_manager: Manager) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Provider:
+    prog: str
+    """The binary's name, prefixed to error lines."""
+    role: str
+    """The role, naming the leader election lease (as k0smotron's --enable-controller value does)."""
+    description: str
+    feature_gates: dict[str, bool] = field(default_factory=dict)
+    """The gates this binary knows, with their defaults."""
+    setup: Callable[[Manager], Awaitable[None]] = _no_controllers
+    """Registers the provider's controllers on a connected manager."""
+
+
+def run_provider(provider: Provider, argv: list[str] | None = None) -> int:
+    """Exit status: 0 after SIGTERM/SIGINT, 1 when the API server cannot be reached or leadership was lost,
+    2 for bad flags, 130 for Ctrl-C during start-up."""
+    options = parse_options(build_parser(provider.prog, provider.description, provider.feature_gates), argv,
+                            role=provider.role)
+    # Requests and managed fields name the binary, so audit logs and managedFields tell the providers apart.
+    options = dataclasses.replace(options, user_agent=provider.prog, field_manager=provider.prog)
+    configure_logging(options.log_format, options.log_level)
+    if options.kubeconfig and not os.path.isfile(options.kubeconfig):
+        # Checked here: the kubeconfig loader would log a warning of its own before failing.
+        return _fail(provider, f"cannot load the kubeconfig: no file at {options.kubeconfig}")
+    manager = Manager(options)
+    try:
+        return asyncio.run(_serve(provider, manager))
+    except KubeconfigError as error:
+        return _fail(provider, f"cannot load the kubeconfig: {error}")
+    except ConnectionFailed as error:
+        where = f" at https://{error.host}" if error.host else ""
+        return _fail(provider, f"cannot reach the API server{where}: {error.reason}")
+    except BindError as error:
+        return _fail(provider, str(error))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _serve(provider: Provider, manager: Manager) -> int:
+    await manager.connect()
+    await provider.setup(manager)
+    return await manager.run()
+
+
+def _fail(provider: Provider, message: str) -> int:
+    print(f"{provider.prog}: {message}", file=sys.stderr)
+    return 1

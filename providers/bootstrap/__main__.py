@@ -1,0 +1,7 @@
+"""`python -m providers.bootstrap`."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())
