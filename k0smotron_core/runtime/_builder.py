@@ -79,6 +79,7 @@ class ControllerBuilder:
         cache = self.manager.cache
         primary = await cache.informer(api_version, kind)
         _connect(primary, controller, lambda obj: [request_for(obj)])
+        controller.resync_source = lambda: [request_for(obj) for obj in primary.objects()]
         for owned_version, owned_kind in self._owns:
             owned = await cache.informer(owned_version, owned_kind)
             if "owner-uid" not in owned._index_funcs:

@@ -61,6 +61,8 @@ class Controller:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.resync_source: Callable[[], list[Request]] = list
+        """Every request of the reconciled kind, for periodic resyncs (the builder sets it to the cache's view)."""
 
     def enqueue(self, request: Request) -> None:
         self.queue.add(request)

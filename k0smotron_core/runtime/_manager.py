@@ -44,6 +44,7 @@ class Manager:
         self._elector: LeaderElector | None = None
         self._cache: Cache | None = None
         self._client: Client | None = None
+        self._resync_task: asyncio.Task[None] | None = None
 
     # --- set-up ------------------------------------------------------------------------------------------
 
@@ -146,13 +147,29 @@ class Manager:
                 # Not the main thread (tests run managers in threads); stop() is the way in.
                 pass
 
-    async def _run_controllers_until_stopped(self) -> None:
+    def _start_controllers(self) -> None:
         for controller in self.controllers:
             controller.start()
+        if self.options.sync_period_s:
+            self._resync_task = asyncio.get_running_loop().create_task(self._resync(self.options.sync_period_s))
+
+    async def _resync(self, period_s: float) -> None:
+        """Level-triggered safety net: look at every object again now and then, changed or not."""
+        while True:
+            await asyncio.sleep(period_s)
+            for controller in self.controllers:
+                for request in controller.resync_source():
+                    controller.enqueue(request)
+
+    async def _run_controllers_until_stopped(self) -> None:
+        self._start_controllers()
         await self._stop.wait()
         await self._stop_controllers()
 
     async def _stop_controllers(self) -> None:
+        if self._resync_task is not None:
+            self._resync_task.cancel()
+            self._resync_task = None
         await asyncio.gather(*(c.stop(self.options.graceful_shutdown_timeout_s) for c in self.controllers))
 
     async def _run_as_candidate(self) -> None:
@@ -167,13 +184,14 @@ class Manager:
         if not await self._first_of(self._elector.acquire(), self._stop.wait()):
             return
         log.info("became leader", lease=self.options.leader_election_id, identity=identity)
-        for controller in self.controllers:
-            controller.start()
+        self._start_controllers()
         held = await self._first_of(self._stop.wait(), self._elector.hold())
         if not held:
             # Someone else holds the lease now: stop reconciling at once, and exit non-zero.
             self._lost_leadership = True
             log.error("leader election lost", lease=self.options.leader_election_id)
+            if self._resync_task is not None:
+                self._resync_task.cancel()
             await asyncio.gather(*(c.abort() for c in self.controllers))
             return
         await self._stop_controllers()

@@ -199,6 +199,18 @@ async def test_sigterm_lets_an_in_flight_reconcile_finish_and_releases_the_lease
     assert not lease["spec"].get("holderIdentity")
 
 
+async def test_a_sync_period_reconciles_unchanged_objects_again(async_envtest: EnvTest, tmp_path: Path) -> None:
+    async_envtest.create(_configmap("steady"))
+    manager = Manager(_options(async_envtest.write_kubeconfig(tmp_path / "kc"), "--sync-period", "200ms"))
+    await manager.connect()
+    calls = Calls()
+    await manager.controller("resync").reconciles(("v1", "ConfigMap")).complete(calls.reconcile)
+    run = await _started(manager)
+    await _eventually(lambda: calls.names().count("steady") >= 3)
+    manager.stop()
+    await run
+
+
 def test_the_paused_condition_names_why_reconciliation_stopped() -> None:
     cluster = {"spec": {"paused": True}}
     obj = {"kind": "K0sWorkerConfig", "metadata": {"generation": 3, "annotations": {"cluster.x-k8s.io/paused": ""}}}
