@@ -1,21 +1,27 @@
-"""Certificate authorities and certificates (X.509 via `cryptography`).
+"""Certificate authorities and certificates (X.509 via `cryptography`), the Cluster API certificate Secrets that
+carry them and the kubeconfigs that trust them.
 
-Kept free of Kubernetes types so that envtest (serving certificates) and the providers (cluster CAs,
-kubeconfigs) share one implementation.
+Kept free of Kubernetes client and model types (manifests are plain dicts) so that envtest (serving
+certificates) and the providers (cluster CAs, kubeconfigs) share one implementation without envtest pulling in
+the API models.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import ipaddress
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from io import StringIO
+from typing import Any, Final, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from ruamel.yaml import YAML
 
 KeyAlgorithm = Literal["rsa2048", "ecdsa-p256"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -28,10 +34,11 @@ _BACKDATE = dt.timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class KeyPair:
-    """A certificate and its private key, both PEM encoded."""
+    """A certificate and its private key, both PEM encoded. For the service-account purpose (`sa`) there is no
+    certificate: `cert_pem` holds the PEM public key, as in the Cluster API `<cluster>-sa` Secret."""
 
     cert_pem: bytes
-    key_pem: bytes
+    key_pem: bytes = field(repr=False)  # a private key must never reach a log line
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -147,3 +154,168 @@ def issue_certificate(
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+# --- Cluster API certificate Secrets -----------------------------------------------------------------------------
+
+# The same values as `k0smotron_core.api.capi`; repeated here so that envtest can use this module without
+# importing the API models.
+CLUSTER_NAME_LABEL: Final = "cluster.x-k8s.io/cluster-name"
+CLUSTER_SECRET_TYPE: Final = "cluster.x-k8s.io/secret"
+
+CLUSTER_CA_PURPOSES: Final = ("ca", "etcd", "proxy", "sa")
+"""The certificate Secrets `<cluster>-<purpose>` of a cluster: cluster CA, etcd CA, front-proxy CA and the
+service-account signing key pair."""
+
+_CA_COMMON_NAMES: Final = {"ca": "kubernetes", "etcd": "etcd-ca", "proxy": "front-proxy-ca"}
+TLS_CERT_KEY: Final = "tls.crt"
+TLS_PRIVATE_KEY_KEY: Final = "tls.key"
+KUBECONFIG_SECRET_KEY: Final = "value"
+
+ADMIN_COMMON_NAME: Final = "kubernetes-admin"
+ADMIN_ORGANIZATION: Final = "system:masters"
+
+
+def generate_service_account_key_pair() -> KeyPair:
+    """An RSA 2048 key pair for signing service-account tokens: `cert_pem` is the PEM public key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return KeyPair(public_pem, _key_pem(key))
+
+
+def generate_cluster_certificates() -> dict[str, KeyPair]:
+    """Fresh key material for every purpose of `CLUSTER_CA_PURPOSES`: self-signed RSA 2048 CAs (as CAPI generates
+    them) and the service-account key pair."""
+    pairs = {purpose: generate_ca(common_name) for purpose, common_name in _CA_COMMON_NAMES.items()}
+    pairs["sa"] = generate_service_account_key_pair()
+    return pairs
+
+
+def _cluster_secret_metadata(
+    name: str, namespace: str, cluster: str, owner: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": {CLUSTER_NAME_LABEL: cluster}}
+    if owner is not None:
+        metadata["ownerReferences"] = [dict(owner)]
+    return metadata
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def cluster_certificates_secret(
+    cluster: str, namespace: str, purpose: str, pair: KeyPair, *, owner: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The Secret `<cluster>-<purpose>` as Cluster API expects it. `owner` is one ownerReference (for generated
+    certificates: the control plane object, as controller)."""
+    if purpose not in CLUSTER_CA_PURPOSES:
+        raise ValueError(f"unknown certificate purpose {purpose!r}; expected one of {', '.join(CLUSTER_CA_PURPOSES)}")
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _cluster_secret_metadata(f"{cluster}-{purpose}", namespace, cluster, owner),
+        "type": CLUSTER_SECRET_TYPE,
+        "data": {TLS_CERT_KEY: _b64(pair.cert_pem), TLS_PRIVATE_KEY_KEY: _b64(pair.key_pem)},
+    }
+
+
+def _secret_value(secret: Mapping[str, Any], key: str) -> bytes:
+    """`data[key]` decoded, or `stringData[key]` (a manifest not yet through the API server). Errors name the
+    Secret and the key, never the content."""
+    name = secret.get("metadata", {}).get("name", "<unnamed>")
+    encoded = (secret.get("data") or {}).get(key)
+    if encoded is None:
+        plain = (secret.get("stringData") or {}).get(key)
+        if plain is None:
+            raise ValueError(f"secret {name} has no key {key}")
+        return str(plain).encode()
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise ValueError(f"secret {name} key {key} is not valid base64") from None
+
+
+def key_pair_from_secret(secret: Mapping[str, Any]) -> KeyPair:
+    """The key pair of a certificate Secret, generated or user-supplied (any type with `tls.crt`/`tls.key`, e.g.
+    `kubernetes.io/tls`)."""
+    return KeyPair(_secret_value(secret, TLS_CERT_KEY), _secret_value(secret, TLS_PRIVATE_KEY_KEY))
+
+
+# --- kubeconfigs -------------------------------------------------------------------------------------------------
+
+
+def kubeconfig(
+    cluster_name: str,
+    server: str,
+    ca_pem: bytes,
+    *,
+    user: str,
+    client: KeyPair | None = None,
+    token: str | None = None,
+    context: str | None = None,
+) -> dict[str, Any]:
+    """A kubeconfig with one cluster, one user (client certificate or bearer token, exactly one of them) and one
+    context, default name `<user>@<cluster_name>` as CAPI names it. Keys are in the order `clientcmd.Write` emits
+    them, so our output reads like the Go tools'."""
+    if (client is None) == (token is None):
+        raise ValueError("a kubeconfig user needs exactly one of a client certificate or a token")
+    credentials = (
+        {"token": token}
+        if client is None
+        else {"client-certificate-data": _b64(client.cert_pem), "client-key-data": _b64(client.key_pem)}
+    )
+    context_name = context or f"{user}@{cluster_name}"
+    return {
+        "apiVersion": "v1",
+        "clusters": [{"cluster": {"certificate-authority-data": _b64(ca_pem), "server": server}, "name": cluster_name}],
+        "contexts": [{"context": {"cluster": cluster_name, "user": user}, "name": context_name}],
+        "current-context": context_name,
+        "kind": "Config",
+        "preferences": {},
+        "users": [{"name": user, "user": credentials}],
+    }
+
+
+def kubeconfig_yaml(
+    cluster_name: str,
+    server: str,
+    ca_pem: bytes,
+    *,
+    user: str,
+    client: KeyPair | None = None,
+    token: str | None = None,
+    context: str | None = None,
+) -> str:
+    """`kubeconfig(...)` rendered as YAML."""
+    config = kubeconfig(cluster_name, server, ca_pem, user=user, client=client, token=token, context=context)
+    return dump_yaml(config)
+
+
+def dump_yaml(document: Any) -> str:
+    """Block-style YAML; long base64 values stay on one line."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.width = 1 << 20
+    stream = StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()
+
+
+def admin_kubeconfig_secret(
+    cluster: str, namespace: str, ca: KeyPair, server: str, *, owner: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The Secret `<cluster>-kubeconfig` (key `value`) with an admin kubeconfig: a client certificate for
+    `kubernetes-admin` in `system:masters`, signed by the cluster CA, valid for `LEAF_VALIDITY`, the cluster
+    named after the Cluster, user `<cluster>-admin`, as CAPI's kubeconfig generator writes it."""
+    client = issue_certificate(ca, ADMIN_COMMON_NAME, usage="client", organizations=[ADMIN_ORGANIZATION])
+    config = kubeconfig_yaml(cluster, server, ca.cert_pem, user=f"{cluster}-admin", client=client)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _cluster_secret_metadata(f"{cluster}-kubeconfig", namespace, cluster, owner),
+        "type": CLUSTER_SECRET_TYPE,
+        "data": {KUBECONFIG_SECRET_KEY: _b64(config.encode())},
+    }

@@ -1,0 +1,184 @@
+"""The `k0smotron-core` command: offline tools around the core library, such as minting and inspecting k0s join
+tokens.
+
+Commands come in groups (`token ...`). A group is a function that adds its parser to the top-level sub-command
+set and gives every command a `run(args) -> int`; to add a group, write such a function and list it in
+`COMMAND_GROUPS`. Errors are one line on stderr: exit 2 for a wrong invocation, exit 1 for a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from cryptography import x509
+
+from . import pki, tokens
+
+PROG = "k0smotron-core"
+
+CommandGroup = Callable[["argparse._SubParsersAction[Any]"], None]
+
+
+class UsageError(Exception):
+    """The command line is wrong (exit 2)."""
+
+
+class CommandError(Exception):
+    """The command could not do its work (exit 1)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises instead of printing usage and exiting, so that every error is reported the same way, on one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+# --- token ---------------------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+)([smhd])")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(text: str) -> dt.timedelta:
+    match = _DURATION.fullmatch(text)
+    if match is None or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"not a positive duration like 30m, 24h: {text!r}")
+    return dt.timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _read_ca(path: Path) -> bytes:
+    try:
+        ca_pem = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read CA file {path}: {exc.strerror}") from None
+    try:
+        x509.load_pem_x509_certificate(ca_pem)
+    except ValueError:
+        raise CommandError(f"CA file {path} holds no PEM certificate") from None
+    return ca_pem
+
+
+def _write_private_file(path: Path, text: str) -> None:
+    """Write `text` readable by the owner only: the file holds a credential."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    if not args.server.startswith("https://"):
+        raise UsageError(f"{PROG} token create: --server must be an https:// URL")
+    if args.token is None:
+        token = tokens.new_token()
+    else:
+        try:
+            token = tokens.BootstrapToken.parse(args.token)
+        except tokens.InvalidBootstrapToken as exc:
+            raise UsageError(f"{PROG} token create: --token: {exc}") from None
+    ca_pem = _read_ca(args.ca_file)
+    if args.secret_manifest is not None:
+        secret = tokens.bootstrap_token_secret(token, role=args.role, now=dt.datetime.now(dt.UTC), ttl=args.ttl)
+        _write_private_file(args.secret_manifest, pki.dump_yaml(secret))
+    print(tokens.join_token(token, server=args.server, ca_pem=ca_pem, role=args.role))
+    return 0
+
+
+def _read_input(name: str, stdin: TextIO) -> str:
+    if name == "-":
+        return stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CommandError(f"cannot read {name}: {reason}") from None
+
+
+def _token_decode(args: argparse.Namespace) -> int:
+    text = _read_input(args.file, sys.stdin)
+    try:
+        decoded = tokens.decode_join_token(text)
+    except tokens.InvalidJoinToken as exc:
+        raise CommandError(str(exc)) from None
+    print(f"server: {decoded.server}")
+    print(f"user: {decoded.user}")
+    print(f"role: {decoded.role}")
+    print(f"ca: {decoded.ca_subject}")
+    print(f"token-id: {decoded.token.token_id}")
+    if args.show_secret:
+        print(f"token: {decoded.token}")
+    return 0
+
+
+def add_token_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    group = commands.add_parser("token", help="mint and inspect k0s join tokens")
+    actions = group.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+
+    create = actions.add_parser(
+        "create",
+        help="print a join token for a new bootstrap token",
+        description="Print a k0s join token. The bootstrap token it carries must exist in the child cluster: "
+        "write its Secret with --secret-manifest and apply it there.",
+    )
+    create.add_argument("--server", required=True, metavar="URL", help="API server URL the node joins, https://")
+    create.add_argument("--ca-file", required=True, type=Path, metavar="PEM", help="cluster CA certificate")
+    create.add_argument("--role", choices=("worker", "controller"), default="worker")
+    create.add_argument(
+        "--token",
+        metavar="ID.SECRET",
+        help="use this bootstrap token instead of a random one (visible to local users in the process list)",
+    )
+    create.add_argument(
+        "--secret-manifest", type=Path, metavar="FILE", help="also write the bootstrap-token Secret (mode 0600)"
+    )
+    create.add_argument(
+        "--ttl",
+        type=_duration,
+        default=tokens.DEFAULT_BOOTSTRAP_TOKEN_TTL,
+        metavar="DURATION",
+        help="lifetime of the Secret's token, e.g. 30m, 24h (default 30m)",
+    )
+    create.set_defaults(run=_token_create)
+
+    decode = actions.add_parser("decode", help="show what a join token holds, without its secret")
+    decode.add_argument("file", nargs="?", default="-", metavar="FILE", help="join token file, - for stdin")
+    decode.add_argument("--show-secret", action="store_true", help="also print the bootstrap token")
+    decode.set_defaults(run=_token_decode)
+
+
+# --- entry point ---------------------------------------------------------------------------------------------------
+
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (add_token_commands,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Offline tools of the k0smotron providers.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_group in COMMAND_GROUPS:
+        add_group(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except UsageError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
