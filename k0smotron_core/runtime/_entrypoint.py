@@ -6,6 +6,7 @@ line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import os
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from ._flags import build_parser, parse_options
+from ._flags import build_parser, parse_args_and_options
 from ._logging import configure_logging
 from ._manager import KubeconfigError, Manager
 from ._servers import BindError
@@ -24,7 +25,11 @@ from ._transport import ConnectionFailed
 log = structlog.get_logger("k0smotron.runtime.entrypoint")
 
 
-async def _no_controllers(_manager: Manager) -> None:
+async def _no_controllers(_manager: Manager, _args: argparse.Namespace) -> None:
+    return None
+
+
+def _no_flags(_parser: argparse.ArgumentParser) -> None:
     return None
 
 
@@ -37,15 +42,18 @@ class Provider:
     description: str
     feature_gates: dict[str, bool] = field(default_factory=dict)
     """The gates this binary knows, with their defaults."""
-    setup: Callable[[Manager], Awaitable[None]] = _no_controllers
-    """Registers the provider's controllers on a connected manager."""
+    setup: Callable[[Manager, argparse.Namespace], Awaitable[None]] = _no_controllers
+    """Registers the provider's controllers on a connected manager (given the parsed flags)."""
+    add_flags: Callable[[argparse.ArgumentParser], None] = _no_flags
+    """Adds the binary's own flags to the shared ones."""
 
 
 def run_provider(provider: Provider, argv: list[str] | None = None) -> int:
     """Exit status: 0 after SIGTERM/SIGINT, 1 when the API server cannot be reached or leadership was lost,
     2 for bad flags, 130 for Ctrl-C during start-up."""
-    options = parse_options(build_parser(provider.prog, provider.description, provider.feature_gates), argv,
-                            role=provider.role)
+    parser = build_parser(provider.prog, provider.description, provider.feature_gates)
+    provider.add_flags(parser)
+    args, options = parse_args_and_options(parser, argv, role=provider.role)
     # Requests and managed fields name the binary, so audit logs and managedFields tell the providers apart.
     options = dataclasses.replace(options, user_agent=provider.prog, field_manager=provider.prog)
     configure_logging(options.log_format, options.log_level)
@@ -54,7 +62,7 @@ def run_provider(provider: Provider, argv: list[str] | None = None) -> int:
         return _fail(provider, f"cannot load the kubeconfig: no file at {options.kubeconfig}")
     manager = Manager(options)
     try:
-        return asyncio.run(_serve(provider, manager))
+        return asyncio.run(_serve(provider, manager, args))
     except KubeconfigError as error:
         return _fail(provider, f"cannot load the kubeconfig: {error}")
     except ConnectionFailed as error:
@@ -66,9 +74,9 @@ def run_provider(provider: Provider, argv: list[str] | None = None) -> int:
         return 130
 
 
-async def _serve(provider: Provider, manager: Manager) -> int:
+async def _serve(provider: Provider, manager: Manager, args: argparse.Namespace) -> int:
     await manager.connect()
-    await provider.setup(manager)
+    await provider.setup(manager, args)
     return await manager.run()
 
 

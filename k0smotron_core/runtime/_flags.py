@@ -283,9 +283,16 @@ def options_from_args(args: argparse.Namespace, *, role: str) -> ManagerOptions:
 
 def parse_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None, *, role: str) -> ManagerOptions:
     """Parse and convert; any problem is a one-line usage error (exit status 2)."""
+    return parse_args_and_options(parser, argv, role=role)[1]
+
+
+def parse_args_and_options(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, *, role: str
+) -> tuple[argparse.Namespace, ManagerOptions]:
+    """As parse_options, also returning the parsed arguments (for a binary's own flags)."""
     args = parser.parse_args(argv)
     try:
-        return options_from_args(args, role=role)
+        return args, options_from_args(args, role=role)
     except ValueError as error:
         parser.error(str(error))
 

@@ -1,18 +1,62 @@
-"""The `k0smotron-bootstrap` binary: the Cluster API bootstrap provider for k0s.
-
-It has no reconcilers yet; it connects, serves probes and metrics, and takes part in leader election.
-"""
+"""The `k0smotron-bootstrap` binary: the Cluster API bootstrap provider for k0s."""
 
 from __future__ import annotations
 
-from k0smotron_core.runtime import Provider, run_provider
+import argparse
+import datetime as dt
+from typing import Any
+
+from k0smotron_core.api import bootstrap, capi
+from k0smotron_core.runtime import CacheSelector, Manager, Provider, Request, run_provider
+from k0smotron_core.runtime._flags import parse_duration
+from k0smotron_core.runtime._workload import WorkloadClusters
+
+from .workerconfig import API_VERSION, KIND, WorkerConfigReconciler, machine_to_config
+
+CAPI = "cluster.x-k8s.io/v1beta1"
+DEFAULT_TOKEN_TTL = "30m"
+
+
+def _add_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("bootstrap")
+    group.add_argument("--bootstrap-token-ttl", type=parse_duration, default=parse_duration(DEFAULT_TOKEN_TTL),
+                       metavar="DURATION",
+                       help="lifetime of a join token; extended while its Machine has not joined, deleted once it "
+                            f"has (default: {DEFAULT_TOKEN_TTL})")
+
+
+async def _setup(manager: Manager, args: argparse.Namespace) -> None:
+    # Only Secrets of CAPI clusters are cached: the others are not ours and would only cost memory.
+    manager.cache.options.by_kind[("v1", "Secret")] = CacheSelector(label_selector=capi.CLUSTER_NAME_LABEL)
+    workloads = WorkloadClusters(manager.client, user_agent=manager.options.user_agent)
+    reconciler = WorkerConfigReconciler(manager.client, workloads,
+                                        token_ttl=dt.timedelta(seconds=args.bootstrap_token_ttl))
+
+    def cluster_to_configs(cluster: dict[str, Any]) -> list[Request]:
+        informer = manager.cache.cached(API_VERSION, KIND)
+        if informer is None:
+            return []
+        namespace = cluster["metadata"].get("namespace") or ""
+        name = cluster["metadata"]["name"]
+        return [Request(namespace, c["metadata"]["name"]) for c in informer.objects(namespace)
+                if (c["metadata"].get("labels") or {}).get(capi.CLUSTER_NAME_LABEL) == name]
+
+    await (manager.controller("k0sworkerconfig")
+           .reconciles(bootstrap.K0sWorkerConfig)
+           .owns("v1", "Secret")
+           .watches(CAPI, "Machine", machine_to_config)
+           .watches(CAPI, "Cluster", cluster_to_configs)
+           .complete(reconciler.reconcile))
+
 
 PROVIDER = Provider(
     prog="k0smotron-bootstrap",
     role="bootstrap",
     description=("Cluster API bootstrap provider for k0s: renders the cloud-init that installs and joins k0s "
-               "controllers and workers (K0sControllerConfig, K0sWorkerConfig)."),
+                 "controllers and workers (K0sControllerConfig, K0sWorkerConfig)."),
     feature_gates={"CloudInitVars": False},
+    setup=_setup,
+    add_flags=_add_flags,
 )
 
 

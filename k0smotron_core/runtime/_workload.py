@@ -1,0 +1,77 @@
+"""Connections to workload (child) clusters, from their `<cluster>-kubeconfig` Secrets (CAPI's ClusterCache)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.client import Configuration
+from ruamel.yaml import YAML
+
+from ._client import Client
+from ._transport import ConnectionFailed, ConnectionSettings, HTTPTransport, RequestHook, Transport
+
+
+class WorkloadClusterUnavailable(Exception):
+    """The kubeconfig Secret is missing or unusable; the message never contains its content."""
+
+
+async def transport_from_kubeconfig(kubeconfig: dict[str, Any], *, user_agent: str, qps: float = 20.0,
+                                    burst: int = 30, on_request: RequestHook | None = None) -> HTTPTransport:
+    configuration = Configuration()
+    try:
+        await kube_config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
+    except Exception as error:  # the loader's errors may quote the kubeconfig: keep only the type
+        raise WorkloadClusterUnavailable(f"unusable kubeconfig ({type(error).__name__})") from None
+    return HTTPTransport(ConnectionSettings.from_configuration(configuration), qps=qps, burst=burst,
+                         user_agent=user_agent, on_request=on_request)
+
+
+class WorkloadClusters:
+    """One transport per workload cluster, built on first use from `<cluster>-kubeconfig` (key `value`)."""
+
+    def __init__(self, management: Client, *, user_agent: str) -> None:
+        self._management = management
+        self._user_agent = user_agent
+        self._transports: dict[tuple[str, str], tuple[str, Transport]] = {}
+        self._lock = asyncio.Lock()
+
+    async def transport(self, namespace: str, cluster: str) -> Transport:
+        secret = await self._management.get("v1", "Secret", f"{cluster}-kubeconfig", namespace)
+        if secret is None:
+            raise WorkloadClusterUnavailable(f"Secret {namespace}/{cluster}-kubeconfig does not exist yet")
+        encoded = (secret.get("data") or {}).get("value")
+        if not encoded:
+            raise WorkloadClusterUnavailable(f"Secret {namespace}/{cluster}-kubeconfig has no key 'value'")
+        version = secret["metadata"].get("resourceVersion", "")
+        async with self._lock:
+            cached = self._transports.get((namespace, cluster))
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            if cached is not None:
+                await cached[1].close()
+            try:
+                kubeconfig = YAML(typ="safe", pure=True).load(base64.b64decode(encoded))
+            except Exception:
+                raise WorkloadClusterUnavailable(f"Secret {namespace}/{cluster}-kubeconfig is not a kubeconfig") \
+                    from None
+            if not isinstance(kubeconfig, dict):
+                raise WorkloadClusterUnavailable(f"Secret {namespace}/{cluster}-kubeconfig is not a kubeconfig")
+            transport = await transport_from_kubeconfig(kubeconfig, user_agent=self._user_agent)
+            self._transports[(namespace, cluster)] = (version, transport)
+            return transport
+
+    async def forget(self, namespace: str, cluster: str) -> None:
+        cached = self._transports.pop((namespace, cluster), None)
+        if cached is not None:
+            await cached[1].close()
+
+    async def close(self) -> None:
+        for _version, transport in self._transports.values():
+            await transport.close()
+        self._transports.clear()
+
+
+__all__ = ["ConnectionFailed", "WorkloadClusterUnavailable", "WorkloadClusters", "transport_from_kubeconfig"]
