@@ -156,9 +156,84 @@ def add_token_commands(commands: argparse._SubParsersAction[Any]) -> None:
     decode.set_defaults(run=_token_decode)
 
 
+# --- render-bootstrap ----------------------------------------------------------------------------------------------
+
+
+def _render_bootstrap(args: argparse.Namespace) -> int:
+    """Print the user data a K0sWorkerConfig or K0sControllerConfig manifest produces with the given join token."""
+    # Imported here: the token commands should not pay for loading the API models and templates.
+    from pydantic import ValidationError
+    from ruamel.yaml import YAML
+
+    from . import cloudinit
+    from .api import bootstrap
+
+    source = sys.stdin.read() if str(args.file) == "-" else _read(Path(args.file), "config")
+    documents = [d for d in YAML(typ="safe", pure=True).load_all(source) if isinstance(d, dict)]
+    if len(documents) != 1:
+        raise CommandError(f"expected one K0sWorkerConfig or K0sControllerConfig, found {len(documents)} documents")
+    document = documents[0]
+    token = _read(args.token_file, "token file").strip() if args.token_file else None
+    name = args.machine_name or (document.get("metadata") or {}).get("name") or "machine"
+    try:
+        if document.get("kind") == "K0sWorkerConfig":
+            worker = bootstrap.K0sWorkerConfig.model_validate(document)
+            if token is None:
+                raise UsageError(f"{PROG}: error: a worker needs --token-file")
+            rendered = cloudinit.render_worker(worker.spec, machine_name=name, join_token=token,
+                                               files=_inline_files(worker.spec.files))
+        elif document.get("kind") == "K0sControllerConfig":
+            controller = bootstrap.K0sControllerConfig.model_validate(document)
+            spec = controller.spec
+            rendered = cloudinit.render_controller(
+                spec, version=cloudinit.normalize_k0s_version(spec.version) if spec.version else "",
+                machine_name=name, join_token=token, ca_files=[], files=_inline_files(spec.files))
+        else:
+            raise CommandError(f"kind {document.get('kind')!r} has no bootstrap data")
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise CommandError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    except cloudinit.BootstrapDataError as error:
+        raise CommandError(str(error)) from None
+    sys.stdout.write(rendered)
+    return 0
+
+
+def _inline_files(files: Sequence[Any] | None) -> list[Any]:
+    from . import cloudinit
+
+    result = []
+    for file in files or ():
+        if file.content_from is not None:
+            raise CommandError(f"file {file.path}: contentFrom refers to the cluster; give the content inline")
+        result.append(cloudinit.BootstrapFile.from_spec(file))
+    return result
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot read the {what} {path}: {error.strerror}") from None
+
+
+def add_render_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    render = commands.add_parser(
+        "render-bootstrap",
+        help="print the cloud-init a bootstrap config produces",
+        description="Print the user data (cloud-config) that the bootstrap provider would write for a "
+        "K0sWorkerConfig or K0sControllerConfig manifest, given a join token. Files must have inline content.",
+    )
+    render.add_argument("-f", "--file", required=True, metavar="CONFIG", help="the config manifest, - for stdin")
+    render.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="the join token (required for workers; a controller without one is the first)")
+    render.add_argument("--machine-name", metavar="NAME", help="the Machine's name (default: the config's name)")
+    render.set_defaults(run=_render_bootstrap)
+
+
 # --- entry point ---------------------------------------------------------------------------------------------------
 
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (add_token_commands,)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (add_token_commands, add_render_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -184,3 +184,61 @@ def test_the_secret_manifest_applies_to_a_cluster(
     stored = envtest.get("v1", "Secret", decoded.token.secret_name, "kube-system")
     assert stored is not None
     assert stored["type"] == "bootstrap.kubernetes.io/token"
+
+
+# --- render-bootstrap ----------------------------------------------------------------------------------------------
+
+WORKER_CONFIG = """apiVersion: bootstrap.cluster.x-k8s.io/v1beta1
+kind: K0sWorkerConfig
+metadata:
+  name: worker-config
+spec:
+  version: v1.27.2+k0s.0
+  preStartCommands:
+    - "echo pre"
+  postStartCommands:
+    - "echo post"
+"""
+
+
+def test_render_bootstrap_prints_the_cloud_config_of_a_worker_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(WORKER_CONFIG)
+    token = tmp_path / "token"
+    token.write_text("the-join-token\n")
+
+    assert cli.main(["render-bootstrap", "-f", str(config), "--token-file", str(token)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("## template: jinja\n#cloud-config\n")
+    rendered = YAML(typ="safe").load(out)
+    assert rendered["write_files"][0] == {"path": "/etc/k0s.token", "content": "the-join-token",
+                                          "permissions": "0600"}
+    commands = rendered["runcmd"]
+    assert commands[0] == "sh -c 'echo pre' || exit 1"
+    assert "install worker" in commands[2] and "--labels=k0smotron.io/machine-name=worker-config" in commands[2]
+    assert commands[-2] == "sh -c 'echo post' || exit 1"
+
+
+def test_render_bootstrap_of_a_worker_without_a_token_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(WORKER_CONFIG)
+
+    assert cli.main(["render-bootstrap", "-f", str(config)]) == 2
+    assert capsys.readouterr().err == "k0smotron-core: error: a worker needs --token-file\n"
+
+
+def test_render_bootstrap_of_an_invalid_config_names_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(WORKER_CONFIG.replace('    - "echo pre"', "    echo pre"))
+    token = tmp_path / "token"
+    token.write_text("t")
+
+    assert cli.main(["render-bootstrap", "-f", str(config), "--token-file", str(token)]) == 1
+    assert capsys.readouterr().err.startswith("k0smotron-core: error: spec.preStartCommands: ")
