@@ -173,6 +173,8 @@ class APIServerApp:
         self._bookmark_interval_s = bookmark_interval_s
         self._address = address
         self._openapi_cache: tuple[int, dict[str, dict[str, Any]], dict[str, Any]] | None = None
+        self._audited_at_start: set[int] = set()
+        """Requests (watches) already audited when their response started."""
         self._encoded_events: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
 
     def application(self) -> web.Application:
@@ -199,7 +201,10 @@ class APIServerApp:
             failure = internal_error(f"{type(exc).__name__}: {exc}")
             self._audit_record(event_base, request, path, 500)
             return _json_response(failure.to_status(), 500)
-        self._audit.record(AuditEvent(timestamp=now(), code=response.status, **event_base, **audit_fields))
+        if id(request) in self._audited_at_start:
+            self._audited_at_start.discard(id(request))
+        else:
+            self._audit.record(AuditEvent(timestamp=now(), code=response.status, **event_base, **audit_fields))
         return response
 
     def _audit_record(self, base: dict[str, str], request: web.Request, path: str, code: int) -> None:
@@ -580,6 +585,12 @@ class APIServerApp:
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                            "Transfer-Encoding": "chunked"})
         await response.prepare(request)
+        # Audited when the response starts, as the real server's ResponseStarted stage, not when the watch ends.
+        self._audit.record(AuditEvent(
+            timestamp=now(), code=200, user=self._authenticate(request) or "system:anonymous",
+            user_agent=request.headers.get("User-Agent", ""), uri=str(request.rel_url),
+            **self._audit_fields(request, route)))
+        self._audited_at_start.add(id(request))
         since: int | None
         if send_initial or rv_text in ("", "0"):
             since = None

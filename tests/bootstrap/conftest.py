@@ -18,7 +18,6 @@ from k0smotron_core.runtime._logging import configure_logging
 from providers.bootstrap.main import _setup
 
 ROOT = Path(__file__).resolve().parents[2]
-pytest_plugins = ["k0smotron_core.envtest.capi.pytest_plugin"]
 
 
 @dataclass

@@ -1,11 +1,26 @@
-"""Cluster API core kinds for envtest: minimal CRDs of Cluster, Machine, MachineSet, MachineDeployment and
-MachineHealthCheck (generated from `k0smotron_core.api.capi`), so provider objects that reference them can be
-applied and tested without CAPI itself.
+"""Cluster API core for envtest.
+
+- Minimal CRDs of Cluster, Machine, MachineSet, MachineDeployment and MachineHealthCheck (generated from
+  `k0smotron_core.api.capi`) in `CRDS_DIR`, so provider objects that reference them can be applied.
+- `CAPISimulator`: CAPI core's Cluster, Machine, MachineSet and MachineDeployment controllers, run by
+  `k0smotron_core.runtime` over HTTP against a management envtest, doing what providers rely on (spec §4.8).
+- `ChildClusters` / `initialized_control_plane`: a second envtest per Cluster as its workload API server.
+- `capi_environment()` (and the pytest plugin `k0smotron_core.envtest.capi.pytest_plugin`): all of it at once.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from ._child import ChildCluster, ChildClusters, initialized_control_plane, start_child_cluster
+from ._environment import CRDS_DIR, CAPIEnvironment, capi_environment
+from ._simulator import CAPISimulator
 
-CRDS_DIR = Path(__file__).parent / "crds"
-"""Where the generated CAPI core CRDs live (`python -m k0smotron_core.crdgen` writes them)."""
+__all__ = [
+    "CRDS_DIR",
+    "CAPIEnvironment",
+    "CAPISimulator",
+    "ChildCluster",
+    "ChildClusters",
+    "capi_environment",
+    "initialized_control_plane",
+    "start_child_cluster",
+]
