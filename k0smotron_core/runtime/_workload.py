@@ -32,9 +32,13 @@ async def transport_from_kubeconfig(kubeconfig: dict[str, Any], *, user_agent: s
 class WorkloadClusters:
     """One transport per workload cluster, built on first use from `<cluster>-kubeconfig` (key `value`)."""
 
-    def __init__(self, management: Client, *, user_agent: str) -> None:
+    def __init__(self, management: Client, *, user_agent: str, qps: float = 20.0, burst: int = 30) -> None:
         self._management = management
         self._user_agent = user_agent
+        self._qps = qps
+        """Each workload cluster gets its own client-side limit (--kube-api-qps/--kube-api-burst), as its own API
+        server has its own capacity."""
+        self._burst = burst
         self._transports: dict[tuple[str, str], tuple[str, Transport]] = {}
         self._lock = asyncio.Lock()
 
@@ -59,7 +63,8 @@ class WorkloadClusters:
                     from None
             if not isinstance(kubeconfig, dict):
                 raise WorkloadClusterUnavailable(f"Secret {namespace}/{cluster}-kubeconfig is not a kubeconfig")
-            transport = await transport_from_kubeconfig(kubeconfig, user_agent=self._user_agent)
+            transport = await transport_from_kubeconfig(kubeconfig, user_agent=self._user_agent, qps=self._qps,
+                                                        burst=self._burst)
             self._transports[(namespace, cluster)] = (version, transport)
             return transport
 

@@ -122,13 +122,19 @@ class ConfigReconciler(Generic[SpecT]):
             where = ".".join(str(p) for p in first["loc"])
             raise scope.waiting("InvalidSpec", f"spec.{where}: {first['msg']}", severity="Error") from None
 
+    async def _get_fresh(self, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+        """From the cache, else from the server: an owner created just before its config may not be cached yet,
+        and a status write saying it is missing would be a wasted write."""
+        found = await self._client.get(api_version, kind, name, namespace)
+        return found if found is not None else await self._client.get_live(api_version, kind, name, namespace)
+
     async def _reconcile_owner(self, scope: Scope[SpecT]) -> None:
         owner = next((ref for ref in scope.config["metadata"].get("ownerReferences") or ()
                       if ref.get("kind") == "Machine" and ref.get("apiVersion", "").startswith("cluster.x-k8s.io/")),
                      None)
         if owner is None:
             raise scope.waiting("WaitingForMachineOwner", f"Waiting for a Machine to own this {self.kind}")
-        scope.machine = await self._client.get(CAPI, "Machine", owner["name"], scope.namespace)
+        scope.machine = await self._get_fresh(CAPI, "Machine", owner["name"], scope.namespace)
         if scope.machine is None:
             raise scope.waiting("WaitingForMachineOwner", f"Machine {owner['name']} does not exist")
 
@@ -136,7 +142,7 @@ class ConfigReconciler(Generic[SpecT]):
         assert scope.machine is not None
         name = (scope.machine["metadata"].get("labels") or {}).get(capi.CLUSTER_NAME_LABEL) or (
             scope.machine.get("spec") or {}).get("clusterName")
-        scope.cluster = await self._client.get(CAPI, "Cluster", name, scope.namespace) if name else None
+        scope.cluster = await self._get_fresh(CAPI, "Cluster", name, scope.namespace) if name else None
         if scope.cluster is None:
             raise scope.waiting("WaitingForCluster", f"Cluster {name} does not exist")
         paused = paused_condition(scope.cluster, scope.config)

@@ -29,7 +29,8 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
 async def _setup(manager: Manager, args: argparse.Namespace) -> None:
     # Only Secrets of CAPI clusters are cached: the others are not ours and would only cost memory.
     manager.cache.options.by_kind[("v1", "Secret")] = CacheSelector(label_selector=capi.CLUSTER_NAME_LABEL)
-    workloads = WorkloadClusters(manager.client, user_agent=manager.options.user_agent)
+    workloads = WorkloadClusters(manager.client, user_agent=manager.options.user_agent,
+                                 qps=manager.options.kube_api_qps, burst=manager.options.kube_api_burst)
     token_ttl = dt.timedelta(seconds=args.bootstrap_token_ttl)
 
     def cluster_to_configs(api_version: str, kind: str) -> Callable[[dict[str, Any]], list[Request]]:
