@@ -8,9 +8,9 @@ checking disabled.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ._base import (
     APIEndpoint,
@@ -38,12 +38,6 @@ HostKeyPolicy = Literal["Pinned", "TrustOnFirstUse", "Insecure"]
 HostKeyFingerprint = Annotated[str, Field(pattern=HOST_KEY_FINGERPRINT_PATTERN)]
 """An OpenSSH SHA256 host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:` + 43 base64 characters."""
 
-
-def _drop_null_spec(data: Any) -> Any:
-    """`spec:` with no value (YAML null) means no spec, as the API server prunes nulls of non-nullable fields."""
-    if isinstance(data, dict) and "spec" in data and data["spec"] is None:
-        return {key: value for key, value in data.items() if key != "spec"}
-    return data
 
 
 # --- RemoteCluster --------------------------------------------------------------------------------------------------
@@ -103,11 +97,6 @@ class RemoteCluster(Resource):
     """Desired state of the RemoteCluster."""
     status: RemoteClusterStatus | None = None
     """Observed state of the RemoteCluster."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_spec_is_no_spec(cls, data: Any) -> Any:
-        return _drop_null_spec(data)
 
 
 class RemoteClusterTemplateResource(KubeModel):
@@ -263,11 +252,6 @@ class RemoteMachine(Resource):
     """Desired state of the RemoteMachine."""
     status: RemoteMachineStatus | None = None
     """Observed state of the RemoteMachine."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_spec_is_no_spec(cls, data: Any) -> Any:
-        return _drop_null_spec(data)
 
 
 # --- RemoteMachineTemplate ------------------------------------------------------------------------------------------

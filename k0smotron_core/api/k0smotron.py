@@ -6,9 +6,9 @@ v1beta1 Go types (`api/k0smotron.io/v1beta1`), including the `controllerPlaneFla
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 from ._base import (
     Condition,
@@ -37,12 +37,6 @@ DEFAULT_DEFRAG_RULE = "dbQuotaUsage > 0.8 || dbSize - dbSizeInUse > 200*1024*102
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 CertificateType = Literal["ca", "sa", "proxy", "etcd", "apiserver-etcd-client", "etcd-peer", "etcd-server"]
 
-
-def _drop_null_spec(data: Any) -> Any:
-    """`spec:` with no value (YAML null) means no spec, as the API server prunes nulls of non-nullable fields."""
-    if isinstance(data, dict) and "spec" in data and data["spec"] is None:
-        return {key: value for key, value in data.items() if key != "spec"}
-    return data
 
 
 # --- ClusterSpec ----------------------------------------------------------------------------------------------------
@@ -360,11 +354,6 @@ class Cluster(Resource):
     """Desired state of the hosted control plane; defaults to a NodePort Service when omitted."""
     status: ClusterStatus | None = None
     """Observed state of the hosted control plane."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_spec_is_no_spec(cls, data: Any) -> Any:
-        return _drop_null_spec(data)
 
 
 # --- JoinTokenRequest -----------------------------------------------------------------------------------------------
