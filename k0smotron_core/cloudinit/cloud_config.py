@@ -46,9 +46,14 @@ def render_cloud_config(files: Sequence[BootstrapFile], runcmd: Sequence[str], c
     return user_data
 
 
+_YAML_LINE_BREAKS = re.compile("[\x85\u2028\u2029\r]")
+
+
 def _scalar(value: str) -> str:
     styled: str = value
-    if _JINJA_OPENER.search(value):
+    if _JINJA_OPENER.search(value) or _YAML_LINE_BREAKS.search(value):
+        # Double quotes escape both: `{` for cloud-init's Jinja pass, and the characters YAML would otherwise read
+        # as line breaks (NEL, LS, PS, CR) and fold away in plain or single-quoted scalars.
         styled = DoubleQuotedScalarString(value)
     elif "\n" in value and not _NOT_LITERAL_SAFE.search(value):
         # PEM blocks and manifests stay readable on the node and in the Secret.

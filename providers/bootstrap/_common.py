@@ -162,6 +162,14 @@ class ConfigReconciler(Generic[SpecT]):
     async def _reconcile_data_secret(self, scope: Scope[SpecT]) -> None:
         existing = await self._client.get_live("v1", "Secret", scope.name, scope.namespace)
         if existing is not None and _owned_by(existing, scope.config):
+            live = await self._client.get_live(scope.config["apiVersion"], scope.config["kind"], scope.name,
+                                               scope.namespace)
+            if live is not None and ((live.get("status") or {}).get("initialization") or {}).get("dataSecretCreated"):
+                # The cache was behind our own status write: nothing is left to do, and writing again would cost
+                # a request for no change.
+                scope.config = live
+                scope.status = copy.deepcopy(live["status"])
+                raise Stop(self._token_check_interval())
             # A previous pass wrote the data but stopped before the status: finish it without a new token.
             self._mark_available(scope, scope.name)
             return
