@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -24,6 +25,8 @@ from k0smotron_core.runtime._workload import WorkloadClusters, WorkloadClusterUn
 CAPI = "cluster.x-k8s.io/v1beta1"
 DATA_SECRET_AVAILABLE = "DataSecretAvailable"
 CONFIG_UID_LABEL = "k0smotron.io/bootstrap-config-uid"
+CONFIG_LABEL = "k0smotron.io/bootstrap-config"
+"""Names the config (hashed: label values are short) so its tokens can be found once the config itself is gone."""
 """Labels the join token's Secret in the workload cluster, so it can be found again to extend or delete it."""
 WAIT_FOR_CONTROL_PLANE_S = 5.0
 RETRY_GENERATION_S = 10.0
@@ -99,6 +102,7 @@ class ConfigReconciler(Generic[SpecT]):
     async def reconcile(self, request: Request) -> Result:
         config = await self._client.get(self.api_version, self.kind, request.name, request.namespace)
         if config is None:
+            await self._delete_tokens_of_deleted_config(request)
             return Result()
         scope = Scope(config=config, status=copy.deepcopy(config.get("status") or {}),
                       spec=self.spec_model.model_validate({}))
@@ -121,6 +125,22 @@ class ConfigReconciler(Generic[SpecT]):
             first = error.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise scope.waiting("InvalidSpec", f"spec.{where}: {first['msg']}", severity="Error") from None
+
+    async def _delete_tokens_of_deleted_config(self, request: Request) -> None:
+        """A deleted config's join tokens go at once, in whichever workload cluster of its namespace holds them."""
+        label = f"{CONFIG_LABEL}={_config_label_value(request.namespace, request.name)}"
+        for cluster in await self._client.list(CAPI, "Cluster", request.namespace):
+            try:
+                transport = await self._workloads.transport(request.namespace, cluster["metadata"]["name"])
+                listed = await transport.request("GET", "/api/v1/namespaces/kube-system/secrets",
+                                                 query={"labelSelector": label})
+                for secret in listed.get("items") or ():
+                    await transport.request(
+                        "DELETE", f"/api/v1/namespaces/kube-system/secrets/{secret['metadata']['name']}")
+            except (WorkloadClusterUnavailable, APIError) as error:
+                # The token expires on its own within --bootstrap-token-ttl; this is only the early clean-up.
+                self.log.info("tokens of a deleted config not removed", cluster=cluster["metadata"]["name"],
+                         reason=str(error))
 
     async def _get_fresh(self, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
         """From the cache, else from the server: an owner created just before its config may not be cached yet,
@@ -201,7 +221,7 @@ class ConfigReconciler(Generic[SpecT]):
         ca_pem = await self._secret_value(scope, f"{cluster_name}-ca", "tls.crt")
         token = tokens.new_token()
         secret = tokens.bootstrap_token_secret(token, role=role, ttl=self._token_ttl, now=dt.datetime.now(dt.UTC))
-        secret["metadata"].setdefault("labels", {})[CONFIG_UID_LABEL] = scope.config["metadata"]["uid"]
+        secret["metadata"].setdefault("labels", {}).update(_token_labels(scope.config))
         transport = await self._workload_transport(scope, cluster_name)
         await transport.request("POST", "/api/v1/namespaces/kube-system/secrets", body=secret)
         return tokens.join_token(token, server=server, ca_pem=ca_pem, role=role)
@@ -353,3 +373,12 @@ def machine_to_config_of(kind: str) -> Callable[[dict[str, Any]], list[Request]]
         return [Request(machine["metadata"].get("namespace") or "", ref["name"])]
 
     return machine_to_config
+
+
+def _config_label_value(namespace: str, name: str) -> str:
+    return hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:40]
+
+
+def _token_labels(config: dict[str, Any]) -> dict[str, str]:
+    meta = config["metadata"]
+    return {CONFIG_UID_LABEL: meta["uid"], CONFIG_LABEL: _config_label_value(meta["namespace"], meta["name"])}

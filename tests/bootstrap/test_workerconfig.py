@@ -13,7 +13,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from k0smotron_core import tokens
-from k0smotron_core.envtest._storage import RequestContext
+from k0smotron_core.envtest._storage import DeleteOptions, RequestContext
 from k0smotron_core.envtest.capi import ChildCluster
 
 from .conftest import Bootstrap
@@ -192,4 +192,20 @@ async def test_the_join_token_is_deleted_once_the_node_has_joined(bootstrap: Boo
                              "joins-0-config", "application/merge-patch+json",
                              {"metadata": {"annotations": {"test/poke": "1"}}}, RequestContext(field_manager="test"))
     assert config
+    await _eventually(lambda: child.env.get("v1", "Secret", name, "kube-system") is None)
+
+
+async def test_deleting_a_config_deletes_its_join_token_at_once(bootstrap: Bootstrap) -> None:
+    b = bootstrap
+    b.capi.env.create(_cluster("deletes"))
+    child = await b.capi.child_cluster("deletes")
+    for obj in _machine_and_config("deletes-0", "deletes"):
+        b.capi.env.create(obj)
+    await _eventually(lambda: _condition(_config(b, "deletes-0-config"), "DataSecretAvailable").get("status")
+                      == "True")
+    join = tokens.decode_join_token(_token_in(_user_data(b, "deletes-0-config")))
+    name = f"bootstrap-token-{join.token.token_id}"
+    assert child.env.get("v1", "Secret", name, "kube-system") is not None
+    rt = b.capi.env.resource_type("bootstrap.cluster.x-k8s.io/v1beta1", "K0sWorkerConfig")
+    b.capi.env.storage.delete(rt, NS, "deletes-0-config", DeleteOptions(), RequestContext(field_manager="test"))
     await _eventually(lambda: child.env.get("v1", "Secret", name, "kube-system") is None)
