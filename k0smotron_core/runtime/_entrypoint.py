@@ -19,6 +19,7 @@ import structlog
 from ._flags import build_parser, parse_args_and_options
 from ._logging import configure_logging
 from ._manager import KubeconfigError, Manager
+from ._restmapper import NoKindMatch
 from ._servers import BindError
 from ._transport import ConnectionFailed
 
@@ -65,6 +66,8 @@ def run_provider(provider: Provider, argv: list[str] | None = None) -> int:
         return asyncio.run(_serve(provider, manager, args))
     except KubeconfigError as error:
         return _fail(provider, f"cannot load the kubeconfig: {error}")
+    except NoKindMatch as error:
+        return _fail(provider, f"a CustomResourceDefinition this provider serves is not installed: {error}")
     except ConnectionFailed as error:
         where = f" at https://{error.host}" if error.host else ""
         return _fail(provider, f"cannot reach the API server{where}: {error.reason}")
@@ -76,7 +79,11 @@ def run_provider(provider: Provider, argv: list[str] | None = None) -> int:
 
 async def _serve(provider: Provider, manager: Manager, args: argparse.Namespace) -> int:
     await manager.connect()
-    await provider.setup(manager, args)
+    try:
+        await provider.setup(manager, args)
+    except BaseException:
+        await manager.transport.close()
+        raise
     return await manager.run()
 
 

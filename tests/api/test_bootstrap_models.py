@@ -23,7 +23,7 @@ from k0smotron_core.envtest import _schema
 
 
 def _load(text: str) -> dict[str, Any]:
-    document: dict[str, Any] = YAML(typ="safe").load(text)
+    document: dict[str, Any] = YAML(typ="safe", pure=True).load(text)
     return document
 
 

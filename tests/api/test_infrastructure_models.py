@@ -24,7 +24,7 @@ KINDS: list[type[Resource]] = [RemoteCluster, RemoteClusterTemplate, RemoteMachi
 
 
 def _yaml(text: str) -> dict[str, Any]:
-    document: dict[str, Any] = YAML(typ="safe").load(text)
+    document: dict[str, Any] = YAML(typ="safe", pure=True).load(text)
     return document
 
 

@@ -18,7 +18,7 @@ from k0smotron_core.api.k0smotron import (
 
 
 def _yaml(text: str) -> dict[str, Any]:
-    document: dict[str, Any] = YAML(typ="safe").load(text)
+    document: dict[str, Any] = YAML(typ="safe", pure=True).load(text)
     return document
 
 

@@ -306,3 +306,14 @@ def test_of_two_replicas_one_leads_and_the_other_takes_over_after_sigterm(
 ])
 def test_each_binary_elects_on_the_lease_the_reference_implementation_uses(name: str, lease: str) -> None:
     assert leader_election_id(ROLES[name]) == lease
+
+
+def test_a_missing_crd_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with EnvTest().running_in_thread() as bare:
+        kubeconfig = bare.write_kubeconfig(tmp_path / "bare.kubeconfig")
+        done, _ = _run("k0smotron-bootstrap", "--kubeconfig", str(kubeconfig), "--metrics-bind-address", "0",
+                       "--health-probe-bind-address", "0", home=tmp_path)
+    assert done.returncode == 1
+    assert _one_line(done.stderr) == (
+        "k0smotron-bootstrap: a CustomResourceDefinition this provider serves is not installed: "
+        'no matches for kind "K0sWorkerConfig" in version "bootstrap.cluster.x-k8s.io/v1beta1"')
