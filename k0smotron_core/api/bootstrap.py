@@ -167,12 +167,17 @@ class K0sConfigSpec(KubeModel):
     @property
     def k0s_config_path(self) -> str:
         """Where the k0s configuration file is written on the node."""
-        return f"{self.working_dir.rstrip('/')}/k0s.yaml" if self.working_dir else "/etc/k0s.yaml"
+        return node_file_path(self.working_dir, "k0s.yaml")
 
     @property
     def join_token_path(self) -> str:
         """Where the k0s join token is written on the node."""
-        return f"{self.working_dir.rstrip('/')}/k0s.token" if self.working_dir else "/etc/k0s.token"
+        return node_file_path(self.working_dir, "k0s.token")
+
+
+def node_file_path(working_dir: str | None, name: str) -> str:
+    """A bootstrap file's path on the node: in the working dir when one is set, else in /etc."""
+    return f"{working_dir.rstrip('/')}/{name}" if working_dir else f"/etc/{name}"
 
 
 # --- status ------------------------------------------------------------------------------------------------------
@@ -266,12 +271,12 @@ class K0sWorkerConfigSpec(KubeModel):
     @property
     def k0s_config_path(self) -> str:
         """Where the k0s configuration file is written on the node."""
-        return f"{self.working_dir.rstrip('/')}/k0s.yaml" if self.working_dir else "/etc/k0s.yaml"
+        return node_file_path(self.working_dir, "k0s.yaml")
 
     @property
     def join_token_path(self) -> str:
         """Where the k0s join token is written on the node."""
-        return f"{self.working_dir.rstrip('/')}/k0s.token" if self.working_dir else "/etc/k0s.token"
+        return node_file_path(self.working_dir, "k0s.token")
 
 
 class K0sWorkerConfig(Resource):
