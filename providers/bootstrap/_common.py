@@ -143,8 +143,8 @@ class ConfigReconciler(Generic[SpecT]):
                          reason=str(error))
 
     async def _get_fresh(self, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
-        """From the cache, else from the server: an owner created just before its config may not be cached yet,
-        and a status write saying it is missing would be a wasted write."""
+        """From the cache, else from the server: an object created just before this pass may not be cached yet
+        (or not cached at all, like a user's Secret), and calling it missing would cost a wasted write and a retry."""
         found = await self._client.get(api_version, kind, name, namespace)
         return found if found is not None else await self._client.get_live(api_version, kind, name, namespace)
 
@@ -180,7 +180,7 @@ class ConfigReconciler(Generic[SpecT]):
         raise Stop(scope.requeue_after_s)
 
     async def _reconcile_data_secret(self, scope: Scope[SpecT]) -> None:
-        existing = await self._client.get_live("v1", "Secret", scope.name, scope.namespace)
+        existing = await self._get_fresh("v1", "Secret", scope.name, scope.namespace)
         if existing is not None and _owned_by(existing, scope.config):
             live = await self._client.get_live(scope.config["apiVersion"], scope.config["kind"], scope.name,
                                                scope.namespace)
@@ -206,9 +206,9 @@ class ConfigReconciler(Generic[SpecT]):
     # --- data ----------------------------------------------------------------------------------------
 
     async def _secret_value(self, scope: Scope[SpecT], name: str, key: str) -> bytes:
-        """`data[key]` of Secret `name` in the config's namespace, read live; `DataSourceMissing` names the Secret and
-        the key, never the content."""
-        secret = await self._client.get_live("v1", "Secret", name, scope.namespace)
+        """`data[key]` of Secret `name` in the config's namespace; `DataSourceMissing` names the Secret and the key,
+        never the content."""
+        secret = await self._get_fresh("v1", "Secret", name, scope.namespace)
         value = base64.b64decode(((secret or {}).get("data") or {}).get(key, ""))
         if not value:
             raise DataSourceMissing(f"Secret {scope.namespace}/{name} with key {key} does not exist")

@@ -122,7 +122,7 @@ class ControllerConfigReconciler(ConfigReconciler[bootstrap.K0sControllerConfigS
         """The first controller brings the cluster's CAs, so that the kubeconfig already issued from `<cluster>-ca`
         works against the control plane it creates."""
         kubeconfig = f"{scope.cluster_name}-kubeconfig"
-        if await self._client.get_live("v1", "Secret", kubeconfig, scope.namespace) is None:
+        if await self._get_fresh("v1", "Secret", kubeconfig, scope.namespace) is None:
             raise DataSourceMissing(f"waiting for Secret {scope.namespace}/{kubeconfig}")
         files: list[cloudinit.BootstrapFile] = []
         for suffix, cert_file, key_file in CA_FILES:
