@@ -84,18 +84,19 @@ class ControllerBuilder:
             owned = await cache.informer(owned_version, owned_kind)
             if "owner-uid" not in owned._index_funcs:
                 owned.add_index("owner-uid", owner_uid_index)
-            _connect(owned, controller, _controller_owner(api_version, kind))
+            _connect(owned, controller, _controller_owner(api_version, kind, primary.resource.namespaced))
         for watch in self._watches:
             _connect(await cache.informer(watch.api_version, watch.kind), controller, watch.to_requests)
         self.manager.add_controller(controller)
         return controller
 
 
-def _controller_owner(api_version: str, kind: str) -> MapFunc:
+def _controller_owner(api_version: str, kind: str, owner_namespaced: bool) -> MapFunc:
     group = api_version.rpartition("/")[0]
 
     def owners(obj: dict[str, Any]) -> list[Request]:
-        namespace = obj["metadata"].get("namespace") or ""
+        # An owner shares its dependent's namespace, unless it is cluster-scoped (controller-runtime's rule).
+        namespace = (obj["metadata"].get("namespace") or "") if owner_namespaced else ""
         return [
             Request(namespace, ref["name"])
             for ref in obj["metadata"].get("ownerReferences") or ()

@@ -90,15 +90,35 @@ async def test_events_on_an_owned_object_enqueue_its_controller_owner(async_envt
     manager = Manager(_options(async_envtest.write_kubeconfig(tmp_path / "kc")))
     await manager.connect()
     calls = Calls()
-    await (manager.controller("owners").reconciles(("v1", "Namespace")).owns("v1", "ConfigMap")
-           .complete(calls.reconcile))
+    await manager.controller("owners").reconciles(("v1", "ConfigMap")).owns("v1", "Secret").complete(calls.reconcile)
     run = await _started(manager)
+    await _eventually(lambda: "owner" in calls.names())
     calls.requests.clear()
-    async_envtest.create({**_configmap("owned", owner), "metadata": {
-        **_configmap("owned", owner)["metadata"],
-        "ownerReferences": [{"apiVersion": "v1", "kind": "Namespace", "name": "default",
+    async_envtest.create({"apiVersion": "v1", "kind": "Secret", "metadata": {
+        "name": "owned", "namespace": "default",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
                              "uid": owner["metadata"]["uid"], "controller": True}]}})
-    await _eventually(lambda: Request("default", "default") in calls.requests)
+    await _eventually(lambda: Request("default", "owner") in calls.requests)
+    manager.stop()
+    await run
+
+
+async def test_a_cluster_scoped_owner_is_enqueued_without_a_namespace(async_envtest: EnvTest, tmp_path: Path) -> None:
+    namespace = async_envtest.get("v1", "Namespace", "default")
+    assert namespace is not None
+    manager = Manager(_options(async_envtest.write_kubeconfig(tmp_path / "kc")))
+    await manager.connect()
+    calls = Calls()
+    await manager.controller("ns").reconciles(("v1", "Namespace")).owns("v1", "ConfigMap").complete(calls.reconcile)
+    run = await _started(manager)
+    await _eventually(lambda: "default" in calls.names())
+    calls.requests.clear()
+    owned = _configmap("owned-by-namespace")
+    owned["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "Namespace", "name": "default",
+                                             "uid": namespace["metadata"]["uid"], "controller": True}]
+    async_envtest.create(owned)
+    await _eventually(lambda: Request("", "default") in calls.requests)
+    assert Request("default", "default") not in calls.requests
     manager.stop()
     await run
 
