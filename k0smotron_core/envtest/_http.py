@@ -7,7 +7,7 @@ import copy
 import json
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import StringIO
 from typing import Any
 
@@ -17,6 +17,15 @@ from ruamel.yaml.error import YAMLError
 
 from . import _openapi, _selectors
 from ._audit import AuditEvent, AuditLog, Faults, now
+from ._certificates import (
+    AUTHENTICATED_GROUP,
+    CSRS,
+    REQUEST,
+    RequestInfo,
+    UserInfo,
+    authenticate_bootstrap_token,
+    user_from_peer_certificate,
+)
 from ._errors import (
     FieldError,
     GoLiteral,
@@ -163,6 +172,7 @@ class APIServerApp:
         tokens: dict[str, str],
         bookmark_interval_s: float,
         address: str,
+        user_groups: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -170,6 +180,8 @@ class APIServerApp:
         self._audit = audit
         self._faults = faults
         self._tokens = tokens
+        self._user_groups = user_groups if user_groups is not None else {}
+        """Groups of the users of `tokens` (the static token file's groups column)."""
         self._bookmark_interval_s = bookmark_interval_s
         self._address = address
         self._openapi_cache: tuple[int, dict[str, dict[str, Any]], dict[str, Any]] | None = None
@@ -186,9 +198,11 @@ class APIServerApp:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"].strip("/")
-        user = self._authenticate(request)
+        user_info = self._authenticate(request)
+        user = user_info.name if user_info is not None else None
         event_base = {"user": user or "system:anonymous", "user_agent": request.headers.get("User-Agent", ""),
                       "uri": str(request.rel_url)}
+        request_token = REQUEST.set(RequestInfo(user_info) if user_info is not None else None)
         try:
             if user is None and path not in _PUBLIC_PATHS:
                 raise unauthorized()
@@ -201,6 +215,8 @@ class APIServerApp:
             failure = internal_error(f"{type(exc).__name__}: {exc}")
             self._audit_record(event_base, request, path, 500)
             return _json_response(failure.to_status(), 500)
+        finally:
+            REQUEST.reset(request_token)
         if id(request) in self._audited_at_start:
             self._audited_at_start.discard(id(request))
         else:
@@ -232,11 +248,26 @@ class APIServerApp:
             "name": route.name,
         }
 
-    def _authenticate(self, request: web.Request) -> str | None:
+    def _authenticate(self, request: web.Request) -> UserInfo | None:
+        """kube-apiserver's union of authenticators, in its order: a client certificate verified against the CA
+        (the TLS layer verified it), then bearer tokens (static tokens, then bootstrap tokens)."""
+        transport = request.transport
+        if transport is not None:
+            certificate_user = user_from_peer_certificate(transport.get_extra_info("peercert"))
+            if certificate_user is not None:
+                return certificate_user
         header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            return self._tokens.get(header[len("Bearer "):].strip())
-        return None
+        if not header.startswith("Bearer "):
+            return None
+        token = header[len("Bearer "):].strip()
+        name = self._tokens.get(token)
+        if name is not None:
+            return UserInfo(name, groups=(*self._user_groups.get(name, ()), AUTHENTICATED_GROUP))
+        return authenticate_bootstrap_token(self._store, token)
+
+    def _user_name(self, request: web.Request) -> str:
+        user = self._authenticate(request)
+        return user.name if user is not None else "system:anonymous"
 
     @staticmethod
     def _verb(request: web.Request, route: Route) -> str:
@@ -443,6 +474,12 @@ class APIServerApp:
         verb = self._verb(request, route)
         if route.subresource == "scale":
             return await self._scale(request, route, user, verb)
+        if route.rt.group_resource == CSRS and route.subresource in ("status", "approval"):
+            # Both write the status; which parts of it each may change is the CSR admission's business.
+            current = REQUEST.get()
+            if current is not None:
+                REQUEST.set(RequestInfo(current.user, route.subresource))
+            route = replace(route, subresource="status")
         rt = route.rt
         namespace = route.namespace or ""
         if verb == "get":
@@ -587,7 +624,7 @@ class APIServerApp:
         await response.prepare(request)
         # Audited when the response starts, as the real server's ResponseStarted stage, not when the watch ends.
         self._audit.record(AuditEvent(
-            timestamp=now(), code=200, user=self._authenticate(request) or "system:anonymous",
+            timestamp=now(), code=200, user=self._user_name(request),
             user_agent=request.headers.get("User-Agent", ""), uri=str(request.rel_url),
             **self._audit_fields(request, route)))
         self._audited_at_start.add(id(request))

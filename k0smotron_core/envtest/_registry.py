@@ -150,6 +150,12 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     _builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
              short=("crd", "crds"), subresources=("status",), generation=True,
              columns=(_column("Created At", ".metadata.creationTimestamp"),)),
+    # kube-apiserver prints Condition as "Approved,Issued" / "Pending"; printer columns here are JSONPaths only.
+    _builtin("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False,
+             short=("csr",), subresources=("status", "approval"),
+             columns=(_AGE, _column("SignerName", ".spec.signerName"), _column("Requestor", ".spec.username"),
+                      _column("RequestedDuration", ".spec.expirationSeconds"),
+                      _column("Condition", ".status.conditions[*].type"))),
     _builtin("events.k8s.io", "v1", "Event", "events", short=("ev",),
              columns=(_column("Type", ".type"), _column("Reason", ".reason"), _column("Note", ".note"))),
 )

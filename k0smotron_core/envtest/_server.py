@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 
 from .. import pki
 from ._audit import AuditLog, Faults
+from ._certificates import MASTERS_GROUP, CSRAdmission, CSRController
 from ._controllers import Controllers
 from ._defaults import BuiltinDefaults
 from ._errors import StatusError
@@ -32,7 +33,10 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 
 def _server_tls_context(serving: pki.KeyPair, ca: pki.KeyPair) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # Client certificates are asked for, not required, and verified against the CA alone (never the system's
+    # trust store), as kube-apiserver's --client-ca-file. One that does not verify fails the handshake.
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=ca.cert_pem.decode())
+    context.verify_mode = ssl.CERT_OPTIONAL
     # ssl can only load a certificate chain from files.
     with tempfile.TemporaryDirectory() as scratch:
         cert_file, key_file = Path(scratch, "tls.crt"), Path(scratch, "tls.key")
@@ -43,7 +47,8 @@ def _server_tls_context(serving: pki.KeyPair, ca: pki.KeyPair) -> ssl.SSLContext
 
 
 class EnvTest:
-    """An in-process Kubernetes API server over HTTPS with bearer-token authentication.
+    """An in-process Kubernetes API server over HTTPS, authenticating bearer tokens, bootstrap tokens and client
+    certificates signed by its CA (docs/envtest.md, "Node authentication and the simulated k0s").
 
     Use it as `async with EnvTest() as env:` in asyncio code (it then shares the caller's event loop), or as
     `with EnvTest().running_in_thread() as env:` when the caller blocks (kubectl subprocesses, the synchronous
@@ -76,8 +81,12 @@ class EnvTest:
         self.audit = AuditLog(audit_file)
         self.faults = Faults()
         self.tokens: dict[str, str] = {self.token: "admin"}
+        self.user_groups: dict[str, tuple[str, ...]] = {"admin": (MASTERS_GROUP,)}
+        """Groups of the token users (the admin is in system:masters, as a kubeadm admin)."""
         self._bookmark_interval_s = bookmark_interval_s
         self._controllers: Controllers | None = None
+        self._csr_controller: CSRController | None = None
+        self.storage.admission.append(CSRAdmission())
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.serving: pki.KeyPair | None = None
@@ -108,10 +117,14 @@ class EnvTest:
         context = _server_tls_context(self.serving, self.ca)
         self._controllers = Controllers(self.storage)
         self._controllers.start()
+        if self.ca.key_pem:
+            # kube-controller-manager's csrapproving and csrsigning, which need the CA's key.
+            self._csr_controller = CSRController(self.storage, self.ca)
+            self._csr_controller.start()
         self._create_initial_namespaces()
         app = APIServerApp(store=self.store, registry=self.registry, storage=self.storage, audit=self.audit,
                            faults=self.faults, tokens=self.tokens, bookmark_interval_s=self._bookmark_interval_s,
-                           address=f"{self.host}:{self._requested_port}")
+                           address=f"{self.host}:{self._requested_port}", user_groups=self.user_groups)
         self._runner = web.AppRunner(app.application(), access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
@@ -130,6 +143,9 @@ class EnvTest:
         if self._controllers is not None:
             await self._controllers.stop()
             self._controllers = None
+        if self._csr_controller is not None:
+            await self._csr_controller.stop()
+            self._csr_controller = None
         self.audit.close()
 
     async def __aenter__(self) -> EnvTest:
@@ -185,9 +201,11 @@ class EnvTest:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
 
     async def settle(self) -> None:
-        """Wait until envtest's own controllers (GC, namespaces, CRDs) have nothing left to do."""
+        """Wait until envtest's own controllers (GC, namespaces, CRDs, CSRs) have nothing left to do."""
         if self._controllers is not None:
             await self._controllers.settle()
+        if self._csr_controller is not None:
+            await self._csr_controller.settle()
 
     # --- conveniences ------------------------------------------------------------------------------------
 
@@ -198,10 +216,13 @@ class EnvTest:
             self.storage.create(namespaces, "", {"metadata": {"name": name}},
                                 RequestContext(user="system:apiserver", field_manager="kube-apiserver"))
 
-    def add_user(self, name: str) -> str:
-        """A new bearer token authenticating as `name` (so audit entries can tell controllers apart)."""
+    def add_user(self, name: str, groups: Iterable[str] = ()) -> str:
+        """A new bearer token authenticating as `name` (so audit entries can tell controllers apart), a member of
+        `groups` (and of system:authenticated, as every authenticated user)."""
         token = secrets.token_urlsafe(24)
         self.tokens[token] = name
+        if groups:
+            self.user_groups[name] = tuple(groups)
         return token
 
     def kubeconfig(
