@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := openssh-server etcd-server etcd-client cloud-init iproute2
+APT_PACKAGES := openssh-server etcd-server etcd-client cloud-init iproute2 sudo
 PYTEST_ARGS ?=
 
 .PHONY: setup test lint typecheck importlint crdcheck crds pytest demo clean
