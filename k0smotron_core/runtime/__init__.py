@@ -14,6 +14,7 @@ from ._cache import EventHandler, Informer, InformerOptions, field_index, label_
 from ._client import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, Cache, CacheOptions, CacheSelector, Client
 from ._controller import Controller, Reconciler, Request, Result
 from ._entrypoint import Provider, run_provider
+from ._events import EventRecorder, EventType
 from ._flags import ManagerOptions, build_parser, options_from_args
 from ._manager import WATCH_FILTER_LABEL, Manager
 from ._pause import PAUSED_ANNOTATION, check_paused, cluster_name_of, merge_condition, paused_condition
@@ -34,6 +35,8 @@ __all__ = [
     "ConnectionFailed",
     "Controller",
     "EventHandler",
+    "EventRecorder",
+    "EventType",
     "HTTPTransport",
     "Informer",
     "InformerOptions",
