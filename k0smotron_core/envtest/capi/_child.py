@@ -73,10 +73,12 @@ class ChildClusters:
         self._by_cluster.clear()
 
 
-async def start_child_cluster(cluster: str, namespace: str = "default") -> ChildCluster:
-    """A child API server that serves with a CA of its own (the one published as `<cluster>-ca`)."""
+async def start_child_cluster(cluster: str, namespace: str = "default", *, host: str = "127.0.0.1") -> ChildCluster:
+    """A child API server that serves with a CA of its own (the one published as `<cluster>-ca`), listening on
+    `host` (an address the cluster's machines can reach: simulated hosts in network namespaces cannot reach
+    loopback)."""
     ca = pki.generate_ca(f"{cluster}-ca")
-    env = EnvTest(ca=ca, name=cluster)
+    env = EnvTest(ca=ca, name=cluster, host=host)
     await env.start()
     return ChildCluster(namespace, cluster, env, ca)
 
@@ -125,14 +127,16 @@ async def mark_control_plane_initialized(client: Client, child: ChildCluster) ->
 
 
 async def initialized_control_plane(
-    mgmt_env: EnvTest, *, cluster: str, namespace: str = "default", child_clusters: ChildClusters | None = None
+    mgmt_env: EnvTest, *, cluster: str, namespace: str = "default", child_clusters: ChildClusters | None = None,
+    host: str = "127.0.0.1",
 ) -> ChildCluster:
     """Start a child API server for an existing Cluster and make the Cluster look like its control plane is up:
     Secrets `<cluster>-ca` (tls.crt/tls.key) and `<cluster>-kubeconfig` (key `value`), the Cluster's
     `spec.controlPlaneEndpoint` and its `ControlPlaneInitialized` condition. Registers it in `child_clusters`.
-    The caller stops it (`await child.stop()`, or `child_clusters.stop_all()`).
+    The caller stops it (`await child.stop()`, or `child_clusters.stop_all()`). `host` is the address it listens on
+    and the Cluster's endpoint.
     """
-    child = await start_child_cluster(cluster, namespace)
+    child = await start_child_cluster(cluster, namespace, host=host)
     client = client_for(mgmt_env, user=_FIXTURE_USER)
     try:
         await _create_or_replace(client, _secret(f"{cluster}-ca", namespace, cluster,

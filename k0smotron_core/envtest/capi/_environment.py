@@ -28,10 +28,12 @@ class CAPIEnvironment:
     def child_clusters(self) -> ChildClusters:
         return self.simulator.child_clusters
 
-    async def child_cluster(self, cluster: str, namespace: str = "default") -> ChildCluster:
-        """Start a child API server for an existing Cluster and mark its control plane initialized."""
+    async def child_cluster(self, cluster: str, namespace: str = "default", *, host: str = "127.0.0.1"
+                            ) -> ChildCluster:
+        """Start a child API server for an existing Cluster (listening on `host`) and mark its control plane
+        initialized."""
         return await initialized_control_plane(self.env, cluster=cluster, namespace=namespace,
-                                               child_clusters=self.child_clusters)
+                                               child_clusters=self.child_clusters, host=host)
 
 
 @asynccontextmanager
