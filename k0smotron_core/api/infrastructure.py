@@ -17,6 +17,7 @@ from ._base import (
     Condition,
     CRDInfo,
     FreeForm,
+    Int32,
     KubeModel,
     Port,
     PrinterColumn,
@@ -215,6 +216,25 @@ class MachineAddress(KubeModel):
     """Address is the machine address."""
 
 
+class ProvisioningStatus(KubeModel):
+    """Progress of provisioning over SSH (k0smotron-py addition). It mirrors the records the provider keeps on the
+    host under `<workingDir>/.k0smotron/<uid>/`, which are authoritative: a resumed attempt skips the steps the host
+    reports done."""
+
+    total_steps: Int32 | None = None
+    """TotalSteps is the number of steps: uploading the files, then each bootstrap command (or the script)."""
+    completed_steps: list[str] | None = None
+    """CompletedSteps are the ids of the steps that succeeded on the host, in order."""
+    failed_attempts: Int32 | None = None
+    """FailedAttempts counts the provisioning attempts that failed since the last success; retries back off."""
+    last_failure_time: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
+    """LastFailureTime is when the last provisioning or clean-up attempt failed; the next attempt waits out the
+    backoff counted from it (unless the spec changed)."""
+    cleanup_failed_attempts: Int32 | None = None
+    """CleanupFailedAttempts counts the failed attempts to clean up the host on deletion; after the provider's
+    limit, deletion goes on without the clean-up."""
+
+
 class RemoteMachineStatus(KubeModel):
     """Observed state of a RemoteMachine."""
 
@@ -231,8 +251,11 @@ class RemoteMachineStatus(KubeModel):
     host_key_fingerprint: HostKeyFingerprint | None = None
     """HostKeyFingerprint (k0smotron-py addition) is the SHA256 fingerprint of the SSH host key the machine presented
     and that was accepted."""
+    provisioning: ProvisioningStatus | None = None
+    """Provisioning (k0smotron-py addition) reports the progress of provisioning over SSH."""
     conditions: list[Condition] | None = None
-    """Conditions defines current service state of the RemoteMachine (Ready, BootstrapExecSucceeded)."""
+    """Conditions defines current service state of the RemoteMachine (Ready, BootstrapExecSucceeded,
+    HostKeyVerified)."""
     v1beta2: V1Beta2Status | None = None
     """The same conditions in metav1.Condition form."""
 
