@@ -494,6 +494,7 @@ class RemoteMachineReconciler:
         scope.status["addresses"] = [{"type": "ExternalIP", "address": spec.address}]
         scope.bootstrap_condition("True", BOOTSTRAP_EXEC_SUCCEEDED)
         await self._events.event(scope.obj, "Normal", "Provisioned", f"provisioned {spec.address}:{spec.port}")
+        log.info("provisioned", remotemachine=f"{scope.namespace}/{scope.name}", providerID=provider_id)
         await self._copy_metadata_to_machine(scope)
 
     async def _copy_metadata_to_machine(self, scope: Scope) -> None:

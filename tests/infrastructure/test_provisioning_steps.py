@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from k0smotron_core import ssh
+from providers.infrastructure import _cleanup
 from providers.infrastructure._bootstrapdata import BootstrapData, File
 from providers.infrastructure._provision import (
     SENTINEL,
@@ -163,3 +164,32 @@ class TestFailureMessages:
         assert "step 2/3" in message and "exited 7" in message
         assert "secret-join-token-0123456789abcdef" not in message
         assert "[REDACTED]" in message
+
+
+class TestCleanupCommands:
+    def test_a_controller_leaves_etcd_before_k0s_is_stopped_and_reset(self) -> None:
+        commands = [c.split("; ", 1)[1] for c in _cleanup.commands("controller", custom=None, kubelet_root_dir=None)]
+        assert commands == ['"$K0S" etcd leave', '"$K0S" stop || true', '"$K0S" reset']
+
+    def test_a_worker_is_stopped_and_reset_with_its_kubelet_root_dir(self) -> None:
+        commands = _cleanup.commands("worker", custom=None, kubelet_root_dir="/data/kubelet")
+        assert [c.split("; ", 1)[1] for c in commands] == ['"$K0S" stop || true',
+                                                          '"$K0S" reset --kubelet-root-dir /data/kubelet']
+
+    def test_custom_commands_replace_everything(self) -> None:
+        assert _cleanup.commands("controller", custom=["wipe"], kubelet_root_dir=None) == ["wipe"]
+
+    def test_a_host_without_k0s_is_left_alone(self) -> None:
+        assert _cleanup.commands("other", custom=None, kubelet_root_dir=None) == []
+
+    def test_the_kubelet_root_dir_is_read_from_the_install_command_inside_its_wrapper(self) -> None:
+        line = "sh -c '/usr/local/bin/k0s install worker --kubelet-root-dir=/data/kubelet' || exit 1"
+        assert _cleanup.kubelet_root_dir([line]) == "/data/kubelet"
+
+    async def test_a_failing_cleanup_command_is_reported_and_the_records_go_anyway(self, shell: LocalShell) -> None:
+        records = shell.root / "records"
+        write_records(records, {"x.exit": "0\n"})
+        result = await _cleanup.run(shell, ["echo nope >&2; exit 4", "true"], records=str(records),
+                                    command_timeout=10)
+        assert result.failures == ["echo nope >&2; exit 4 exited 4: nope"]
+        assert not records.exists()

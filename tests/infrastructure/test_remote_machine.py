@@ -54,6 +54,24 @@ class TestTheSeedRemoteMachine:
         assert host.sandbox.path("/run/cluster-api/bootstrap-success.complete").exists()
         assert installs(host) == 1
 
+    async def test_no_key_or_join_token_reaches_the_logs_or_events(
+            self, providers: Providers, simulated_host: SimulatedHostFactory) -> None:
+        host = await simulated_host("remote-test-0")
+        private_key = await start_flow(providers, host)
+        env = providers.capi.env
+        await eventually(lambda: (m := get(env, CAPI, "Machine", "remote-test-0")) and (
+            m.get("status") or {}).get("nodeRef"), what="Machine with nodeRef")
+        join_token = host.sandbox.path("/etc/k0s.token").read_text().strip()
+        assert len(join_token) > 100
+        delete(env, CAPI, "Machine", "remote-test-0")
+        await eventually(lambda: get(env, CAPI, "Machine", "remote-test-0") is None, what="Machine gone")
+        logs = providers.logs.getvalue()
+        assert "node providerID set" in logs
+        events = " ".join(e.get("message", "") for e in objects(env, "v1", "Event"))
+        key_line = private_key.decode().splitlines()[1]
+        for secret_text in (join_token, key_line):
+            assert secret_text not in logs and secret_text not in events
+
     async def test_deleting_the_machine_cleans_the_host_and_removes_the_node(
             self, providers: Providers, simulated_host: SimulatedHostFactory) -> None:
         host = await simulated_host("remote-test-0")
