@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,10 +46,16 @@ class KeyPair:
         return x509.load_pem_x509_certificate(self.cert_pem)
 
     def private_key(self) -> PrivateKey:
-        key = serialization.load_pem_private_key(self.key_pem, password=None)
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise ValueError("unsupported private key type")
-        return key
+        return _load_private_key(self.key_pem)
+
+
+@functools.lru_cache(maxsize=512)
+def _load_private_key(key_pem: bytes) -> PrivateKey:
+    """Loading checks an RSA key's consistency (~40 ms); a CA signs many certificates with the same key."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("unsupported private key type")
+    return key
 
 
 def _new_key(algorithm: KeyAlgorithm) -> PrivateKey:
