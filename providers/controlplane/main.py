@@ -1,18 +1,63 @@
 """The `k0smotron-controlplane` binary: the Cluster API control plane provider for k0s.
 
-It has no reconcilers yet; it connects, serves probes and metrics, and takes part in leader election.
+It runs the hosted control plane: K0smotronControlPlane, the k0smotron.io Cluster it owns (StatefulSets, Services,
+certificates, kubeconfig) and JoinTokenRequest. K0sControlPlane (control planes on machines) is not implemented.
 """
 
 from __future__ import annotations
 
-from k0smotron_core.runtime import Provider, run_provider
+import argparse
+from typing import Any
+
+from k0smotron_core.api import controlplane, k0smotron
+from k0smotron_core.runtime import Manager, Provider, Request, run_provider
+from k0smotron_core.runtime._workload import WorkloadClusters
+
+from . import jointokenrequest, kmc, kmcp
+
+CAPI = "cluster.x-k8s.io/v1beta1"
+
+
+def _kmc_to_control_plane(obj: dict[str, Any]) -> list[Request]:
+    namespace = obj["metadata"].get("namespace") or ""
+    return [Request(namespace, ref["name"]) for ref in obj["metadata"].get("ownerReferences") or ()
+            if ref.get("kind") == kmcp.KIND
+            and str(ref.get("apiVersion", "")).startswith("controlplane.cluster.x-k8s.io/")]
+
+
+def _cluster_to_control_plane(cluster: dict[str, Any]) -> list[Request]:
+    ref = (cluster.get("spec") or {}).get("controlPlaneRef") or {}
+    if ref.get("kind") != kmcp.KIND:
+        return []
+    return [Request(ref.get("namespace") or cluster["metadata"].get("namespace") or "", ref["name"])]
+
+
+async def _setup(manager: Manager, args: argparse.Namespace) -> None:
+    workloads = WorkloadClusters(manager.client, user_agent=manager.options.user_agent,
+                                 qps=manager.options.kube_api_qps, burst=manager.options.kube_api_burst)
+    await kmc.setup(manager, workloads=workloads)
+
+    control_planes = kmcp.K0smotronControlPlaneReconciler(manager.client, workloads)
+    await (manager.controller("k0smotroncontrolplane")
+           .reconciles(controlplane.K0smotronControlPlane)
+           .watches(k0smotron.Cluster.crd.api_version, "Cluster", _kmc_to_control_plane)
+           .watches(CAPI, "Cluster", _cluster_to_control_plane)
+           .with_concurrency(10)
+           .complete(control_planes.reconcile))
+
+    join_tokens = jointokenrequest.JoinTokenRequestReconciler(manager.client, workloads)
+    await (manager.controller("jointokenrequest")
+           .reconciles(k0smotron.JoinTokenRequest)
+           .complete(join_tokens.reconcile))
+
 
 PROVIDER = Provider(
     prog="k0smotron-controlplane",
     role="control-plane",
-    description=("Cluster API control plane provider for k0s: k0s control planes on machines (K0sControlPlane) "
-               "or hosted as pods in the management cluster (K0smotronControlPlane)."),
+    description=("Cluster API control plane provider for k0s: k0s control planes hosted as pods in the management "
+                 "cluster (K0smotronControlPlane, k0smotron.io Cluster, JoinTokenRequest)."),
     feature_gates={"CloudInitVars": False, "InPlaceUpdates": False},
+    setup=_setup,
 )
 
 
