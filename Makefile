@@ -46,8 +46,10 @@ pytest: setup
 
 test: setup lint typecheck importlint crdcheck pytest
 
+# The main use case end to end: management cluster, CAPI core, the three providers, a simulated SSH host,
+# examples/hcp-remote-machine.yaml applied and watched until Ready (docs/demo.md). Simulated hosts need root.
 demo: setup
-	$(BIN)/python -m k0smotron_core.envtest demo
+	$(BIN)/k0smotron-dev up
 
 clean:
 	rm -rf $(VENV) .apt-installed .pytest_cache .mypy_cache .ruff_cache

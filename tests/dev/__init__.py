@@ -1,0 +1,1 @@
+"""k0smotron-dev: the demo and end-to-end driver."""
