@@ -1,25 +1,25 @@
 """The one seam through which the runtime talks to an API server: JSON requests and watch streams over HTTPS.
 
-Configuration (kubeconfig, in-cluster service account) is loaded with kubernetes-asyncio; requests go through one
-aiohttp session with a per-request timeout and a client-side QPS/burst limit, like client-go's.
+Configuration (kubeconfig, in-cluster service account) is loaded by `_kubeconfig` (not kubernetes-asyncio, whose
+import alone costs about 60 MiB); requests go through one aiohttp session with a per-request timeout and a
+client-side QPS/burst limit, like client-go's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import aiohttp
-from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import Configuration
+
+from ._kubeconfig import ClientConfig, ConfigException, Credentials, NoConfiguration, StaticAuthorization
+from ._kubeconfig import load as load_kubeconfig
 
 DEFAULT_TIMEOUT_S = 30.0
 WATCH_TIMEOUT_S = 300
@@ -114,45 +114,29 @@ class ConnectionSettings:
     host: str
     ssl_context: ssl.SSLContext | bool
     headers: dict[str, str]
+    """Sent with every request (a fixed `Authorization`, for instance)."""
+    credentials: Credentials | None = None
+    """Asked for the `Authorization` header of each request (rotated token files, exec plugins)."""
+    server_hostname: str | None = None
+    """The kubeconfig's `tls-server-name`: SNI and the name the serving certificate is verified for."""
 
     @staticmethod
-    def from_configuration(configuration: Configuration) -> ConnectionSettings:
-        context: ssl.SSLContext | bool
-        if configuration.verify_ssl:
-            context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-            if configuration.cert_file:
-                context.load_cert_chain(configuration.cert_file, configuration.key_file)
-        else:
-            context = False
-        headers = {}
-        token = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
-        if token:
-            prefix = configuration.api_key_prefix.get("authorization", "")
-            headers["Authorization"] = f"{prefix} {token}".strip() if not token.startswith("Bearer ") else token
-        return ConnectionSettings(str(configuration.host).rstrip("/"), context, headers)
+    def from_configuration(configuration: ClientConfig) -> ConnectionSettings:
+        context: ssl.SSLContext | bool = configuration.ssl_context if configuration.ssl_context is not None else True
+        credentials = configuration.credentials
+        headers: dict[str, str] = {}
+        if isinstance(credentials, StaticAuthorization):  # fixed: a session header, as before
+            headers["Authorization"], credentials = credentials.header, None
+        return ConnectionSettings(configuration.server, context, headers, credentials, configuration.tls_server_name)
 
 
-async def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Configuration:
-    """controller-runtime's order: an explicit kubeconfig, else in-cluster, else $KUBECONFIG, else ~/.kube/config."""
-    configuration = Configuration()
-    if kubeconfig:
-        await kube_config.load_kube_config(config_file=kubeconfig, context=context,
-                                           client_configuration=configuration)
-        return configuration
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return configuration
-    candidates = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    candidates.append(str(Path.home() / ".kube" / "config"))
-    found = await asyncio.to_thread(_first_existing, candidates)
-    if found is not None:
-        await kube_config.load_kube_config(config_file=found, context=context, client_configuration=configuration)
-        return configuration
-    raise ConnectionFailed("no kubeconfig: not running in a cluster, $KUBECONFIG unset and ~/.kube/config missing")
-
-
-def _first_existing(paths: list[str]) -> str | None:
-    return next((path for path in paths if os.path.exists(path)), None)
+async def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> ClientConfig:
+    """controller-runtime's order: an explicit kubeconfig, else in-cluster, else $KUBECONFIG (the existing files,
+    merged as kubectl does), else ~/.kube/config. `ConfigException` for an unusable kubeconfig."""
+    try:
+        return await asyncio.to_thread(load_kubeconfig, kubeconfig, context=context)
+    except NoConfiguration as error:
+        raise ConnectionFailed(str(error)) from None
 
 
 class HTTPTransport:
@@ -176,6 +160,7 @@ class HTTPTransport:
 
     @classmethod
     async def from_kubeconfig(cls, kubeconfig: str | None = None, **kwargs: Any) -> HTTPTransport:
+        """A transport for the configuration `load_configuration` finds."""
         return cls(ConnectionSettings.from_configuration(await load_configuration(kubeconfig)), **kwargs)
 
     def _client(self) -> aiohttp.ClientSession:
@@ -186,6 +171,12 @@ class HTTPTransport:
                 headers={**self._settings.headers, "User-Agent": self._user_agent, "Accept": "application/json"},
             )
         return self._session
+
+    async def _auth_headers(self, extra: dict[str, str] | None = None) -> dict[str, str] | None:
+        credentials = self._settings.credentials
+        if credentials is None:
+            return extra
+        return {**(extra or {}), "Authorization": await credentials.authorization()}
 
     def _record(self, method: str, status: int, started: float) -> None:
         if self._on_request is not None:
@@ -205,14 +196,14 @@ class HTTPTransport:
         data = None if body is None else json.dumps(body, separators=(",", ":"))
         started = time.monotonic()
         try:
+            headers = await self._auth_headers({"Content-Type": content_type} if data is not None else None)
             async with self._client().request(
-                method, self._settings.host + path, params=query, data=data,
-                headers={"Content-Type": content_type} if data is not None else None,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                method, self._settings.host + path, params=query, data=data, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout_s), server_hostname=self._settings.server_hostname,
             ) as response:
                 payload = await response.read()
                 self._record(method, response.status, started)
-        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError, ConfigException) as exc:
             self._record(method, 0, started)
             reason = f"{type(exc).__name__}: {exc}"
             raise ConnectionFailed(f"{method} {self.host}{path}: {reason}", host=self.host, reason=reason) from exc
@@ -228,7 +219,9 @@ class HTTPTransport:
         try:
             async with self._client().get(
                 self._settings.host + path, params={**query, "watch": "true", "timeoutSeconds": str(seconds)},
+                headers=await self._auth_headers(),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=DEFAULT_TIMEOUT_S, sock_read=seconds + 30),
+                server_hostname=self._settings.server_hostname,
             ) as response:
                 self._record("WATCH", response.status, started)
                 if response.status >= 400:
@@ -236,7 +229,7 @@ class HTTPTransport:
                 async for line in response.content:
                     if line.strip():
                         yield json.loads(line)
-        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError, ConfigException) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             raise ConnectionFailed(f"WATCH {self.host}{path}: {reason}", host=self.host, reason=reason) from exc
 

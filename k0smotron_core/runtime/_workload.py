@@ -6,11 +6,8 @@ import asyncio
 import base64
 from typing import Any
 
-from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import Configuration
-from ruamel.yaml import YAML
-
 from ._client import Client
+from ._kubeconfig import ConfigException, from_dict, parse_kubeconfig
 from ._transport import ConnectionFailed, ConnectionSettings, HTTPTransport, RequestHook, Transport
 
 
@@ -20,11 +17,12 @@ class WorkloadClusterUnavailable(Exception):
 
 async def transport_from_kubeconfig(kubeconfig: dict[str, Any], *, user_agent: str, qps: float = 20.0,
                                     burst: int = 30, on_request: RequestHook | None = None) -> HTTPTransport:
-    configuration = Configuration()
     try:
-        await kube_config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
-    except Exception as error:  # the loader's errors may quote the kubeconfig: keep only the type
-        raise WorkloadClusterUnavailable(f"unusable kubeconfig ({type(error).__name__})") from None
+        # A Secret's kubeconfig must not make us read our own files (our token) or run commands; CAPI's and
+        # k0smotron's have only inline data.
+        configuration = from_dict(kubeconfig, inline_only=True)
+    except ConfigException as error:  # never quotes key or token material
+        raise WorkloadClusterUnavailable(f"unusable kubeconfig: {error}") from None
     return HTTPTransport(ConnectionSettings.from_configuration(configuration), qps=qps, burst=burst,
                          user_agent=user_agent, on_request=on_request)
 
@@ -57,12 +55,10 @@ class WorkloadClusters:
             if cached is not None:
                 await cached[1].close()
             try:
-                kubeconfig = YAML(typ="safe", pure=True).load(base64.b64decode(encoded))
-            except Exception:
+                kubeconfig = parse_kubeconfig(base64.b64decode(encoded))
+            except (ConfigException, ValueError):
                 raise WorkloadClusterUnavailable(f"Secret {namespace}/{cluster}-kubeconfig is not a kubeconfig") \
                     from None
-            if not isinstance(kubeconfig, dict):
-                raise WorkloadClusterUnavailable(f"Secret {namespace}/{cluster}-kubeconfig is not a kubeconfig")
             transport = await transport_from_kubeconfig(kubeconfig, user_agent=self._user_agent, qps=self._qps,
                                                         burst=self._burst)
             self._transports[(namespace, cluster)] = (version, transport)
