@@ -183,9 +183,10 @@ ADMIN_COMMON_NAME: Final = "kubernetes-admin"
 ADMIN_ORGANIZATION: Final = "system:masters"
 
 
-def generate_service_account_key_pair() -> KeyPair:
-    """An RSA 2048 key pair for signing service-account tokens: `cert_pem` is the PEM public key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def generate_service_account_key_pair(*, algorithm: KeyAlgorithm = "rsa2048") -> KeyPair:
+    """A key pair for signing service-account tokens (RSA 2048 or ECDSA P-256, both accepted by kube-apiserver):
+    `cert_pem` is the PEM public key."""
+    key = _new_key(algorithm)
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
