@@ -43,6 +43,9 @@ class KubeModel(BaseModel):
         strict=True,
         use_attribute_docstrings=True,
         validate_default=False,
+        # Validators are built on first use: each binary validates a few kinds of the ~20 defined, and building all
+        # of them up front costs every process several MiB.
+        defer_build=True,
     )
 
     @model_validator(mode="before")

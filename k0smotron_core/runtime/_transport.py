@@ -150,8 +150,12 @@ class HTTPTransport:
         burst: int = 30,
         user_agent: str = "k0smotron",
         on_request: RequestHook | None = None,
+        max_connections: int = 16,
+        keepalive_s: float = 15.0,
     ) -> None:
         self.host = urlparse(settings.host).netloc
+        self._max_connections = max_connections
+        self._keepalive_s = keepalive_s
         self._settings = settings
         self._limiter = TokenBucket(qps, burst)
         self._user_agent = user_agent
@@ -165,7 +169,10 @@ class HTTPTransport:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._settings.ssl_context, limit=64)
+            connector = (aiohttp.TCPConnector(ssl=self._settings.ssl_context, limit=self._max_connections,
+                                              keepalive_timeout=self._keepalive_s) if self._keepalive_s > 0 else
+                         aiohttp.TCPConnector(ssl=self._settings.ssl_context, limit=self._max_connections,
+                                              force_close=True))
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={**self._settings.headers, "User-Agent": self._user_agent, "Accept": "application/json"},

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from k0smotron_core.api import controlplane, k0smotron
-from k0smotron_core.runtime import Manager, Provider, Request, run_provider
+from k0smotron_core.api import capi, controlplane, k0smotron
+from k0smotron_core.runtime import CacheSelector, Manager, Provider, Request, run_provider
 from k0smotron_core.runtime._workload import WorkloadClusters
 
 from . import jointokenrequest, kmc, kmcp
@@ -32,9 +32,25 @@ def _cluster_to_control_plane(cluster: dict[str, Any]) -> list[Request]:
     return [Request(ref.get("namespace") or cluster["metadata"].get("namespace") or "", ref["name"])]
 
 
+def restrict_cache(manager: Manager) -> None:
+    """Cache only what the controllers read: a management cluster has many Pods, Secrets and ConfigMaps that are
+    not ours, and holding them all would cost memory proportional to the whole cluster. Everything the KMC
+    controller generates carries `app=k0smotron`; the Secrets it and CAPI share carry the cluster-name label; the
+    control plane status comes from the control plane pods. Reads of anything else go to the server."""
+    by_kind = manager.cache.options.by_kind
+    by_kind[("v1", "Secret")] = CacheSelector(label_selector=capi.CLUSTER_NAME_LABEL)
+    by_kind[("v1", "Pod")] = CacheSelector(label_selector=kmcp.CONTROL_PLANE_LABEL)
+    for kind in (("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "StatefulSet")):
+        by_kind[kind] = CacheSelector(label_selector="app=k0smotron")
+
+
 async def _setup(manager: Manager, args: argparse.Namespace) -> None:
+    restrict_cache(manager)
+    # Each hosted cluster is checked only now and then: a connection kept open to each would cost more memory than
+    # the handshakes cost CPU.
     workloads = WorkloadClusters(manager.client, user_agent=manager.options.user_agent,
-                                 qps=manager.options.kube_api_qps, burst=manager.options.kube_api_burst)
+                                 qps=manager.options.kube_api_qps, burst=manager.options.kube_api_burst,
+                                 keepalive_s=0)
     await kmc.setup(manager, workloads=workloads)
 
     control_planes = kmcp.K0smotronControlPlaneReconciler(manager.client, workloads)
