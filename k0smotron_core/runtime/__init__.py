@@ -12,7 +12,7 @@ Lease, Prometheus metrics and health probes with controller-runtime's names, str
 
 from ._cache import EventHandler, Informer, InformerOptions, field_index, label_index, owner_uid_index
 from ._client import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, Cache, CacheOptions, CacheSelector, Client
-from ._controller import Controller, Reconciler, Request, Result
+from ._controller import Controller, Reconciler, Request, Result, Stop
 from ._entrypoint import Provider, run_provider
 from ._events import EventRecorder, EventType
 from ._flags import ManagerOptions, build_parser, options_from_args
@@ -49,6 +49,7 @@ __all__ = [
     "Request",
     "ResourceInfo",
     "Result",
+    "Stop",
     "Transport",
     "build_parser",
     "check_paused",

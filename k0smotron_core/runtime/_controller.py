@@ -38,6 +38,15 @@ class Result:
 Reconciler = Callable[[Request], Awaitable[Result | None]]
 
 
+class Stop(Exception):
+    """Raised by a reconcile phase to end the pass early (CAPI's "return early" phases): the conditions the phase
+    set say why; `requeue_after_s` says when to look again (0: when something watched changes)."""
+
+    def __init__(self, requeue_after_s: float = 0.0) -> None:
+        super().__init__()
+        self.requeue_after_s = requeue_after_s
+
+
 class Controller:
     def __init__(
         self,

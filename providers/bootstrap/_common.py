@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from k0smotron_core import cloudinit, conditions, tokens
 from k0smotron_core.api import bootstrap, capi
 from k0smotron_core.api._base import SecretMetadata
-from k0smotron_core.runtime import APIError, Client, Request, Result, paused_condition
+from k0smotron_core.runtime import APIError, Client, Request, Result, Stop, paused_condition
 from k0smotron_core.runtime._workload import WorkloadClusters, WorkloadClusterUnavailable
 
 CAPI = "cluster.x-k8s.io/v1beta1"
@@ -34,13 +34,6 @@ RETRY_GENERATION_S = 10.0
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
-
-class Stop(Exception):
-    """A phase ended the pass: the conditions say why; `requeue_after_s` says when to look again."""
-
-    def __init__(self, requeue_after_s: float = 0.0) -> None:
-        super().__init__()
-        self.requeue_after_s = requeue_after_s
 
 
 class DataSourceMissing(Exception):

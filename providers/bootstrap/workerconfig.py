@@ -15,6 +15,7 @@ import structlog
 from k0smotron_core import cloudinit
 from k0smotron_core.api import bootstrap, capi
 from k0smotron_core.api._base import SecretMetadata
+from k0smotron_core.runtime import Stop
 
 from ._common import (
     CAPI,
@@ -26,7 +27,6 @@ from ._common import (
     DataSourceMissing,
     Phase,
     Scope,
-    Stop,
     machine_to_config_of,
 )
 

@@ -21,7 +21,16 @@ import structlog
 
 from k0smotron_core import conditions
 from k0smotron_core.api import controlplane, k0smotron
-from k0smotron_core.runtime import MERGE_PATCH, APIError, Client, ConnectionFailed, Request, Result, paused_condition
+from k0smotron_core.runtime import (
+    MERGE_PATCH,
+    APIError,
+    Client,
+    ConnectionFailed,
+    Request,
+    Result,
+    Stop,
+    paused_condition,
+)
 from k0smotron_core.runtime._workload import WorkloadClusters, WorkloadClusterUnavailable
 
 log = structlog.get_logger("k0smotron.controlplane.kmcp")
@@ -38,11 +47,6 @@ CLUSTER_ID_ANNOTATION = "k0sproject.io/cluster-id"
 DEFAULT_VERSION = "v1.27.9-k0s.0"
 LOOK_AGAIN_S = 10.0
 
-
-class Stop(Exception):
-    def __init__(self, requeue_after_s: float = 0.0) -> None:
-        super().__init__()
-        self.requeue_after_s = requeue_after_s
 
 
 @dataclass

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from k0smotron_core import conditions, ssh
 from k0smotron_core.api import infrastructure
-from k0smotron_core.runtime import MERGE_PATCH, APIError, Client, EventRecorder, Request, Result, paused_condition
+from k0smotron_core.runtime import MERGE_PATCH, APIError, Client, EventRecorder, Request, Result, Stop, paused_condition
 
 from . import _cleanup, hostkeys, pool
 from ._bootstrapdata import BootstrapData, InvalidBootstrapData, parse
@@ -71,11 +71,6 @@ class Options:
     wait_s: float = 10.0
     """How often a RemoteMachine waiting for something unwatched (a Secret) looks again."""
 
-
-class Stop(Exception):
-    def __init__(self, requeue_after_s: float = 0.0) -> None:
-        super().__init__()
-        self.requeue_after_s = requeue_after_s
 
 
 @dataclass

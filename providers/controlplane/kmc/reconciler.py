@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 
 from k0smotron_core import conditions, pki
 from k0smotron_core.api import k0smotron
-from k0smotron_core.runtime import APPLY_PATCH, APIError, Client, ConnectionFailed, Request, Result
+from k0smotron_core.runtime import APPLY_PATCH, APIError, Client, ConnectionFailed, Request, Result, Stop
 from k0smotron_core.runtime._workload import WorkloadClusters, WorkloadClusterUnavailable
 
 from . import _manifests as manifests
@@ -50,13 +50,6 @@ FUNCTIONAL = "ControlPlaneFunctional"
 DELETING = "Deleting"
 AVAILABLE = "Available"
 
-
-class Stop(Exception):
-    """A phase ended the pass: the conditions say why; `requeue_after_s` says when to look again."""
-
-    def __init__(self, requeue_after_s: float = 0.0) -> None:
-        super().__init__()
-        self.requeue_after_s = requeue_after_s
 
 
 @dataclass
