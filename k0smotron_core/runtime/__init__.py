@@ -1,4 +1,4 @@
-"""A small, level-triggered controller runtime on kubernetes-asyncio, with controller-runtime's semantics.
+"""A small, level-triggered controller runtime on aiohttp, with controller-runtime's semantics.
 
     manager = Manager(options)
     await manager.connect()
@@ -8,6 +8,8 @@
 Informer caches (list then watch, re-list on 410, reconnect with backoff, indexes, restrictions), a de-duplicating
 workqueue with per-key backoff, a client reading from the cache and writing to the server, leader election on a
 Lease, Prometheus metrics and health probes with controller-runtime's names, structlog logging with CAPI's keys.
+Kubeconfigs are read by a small loader of its own (`_kubeconfig`): kubernetes_asyncio's loader imports the whole
+generated client (about 60 MiB), which a provider managing hundreds of clusters cannot afford.
 """
 
 from ._cache import EventHandler, Informer, InformerOptions, field_index, label_index, owner_uid_index

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -40,6 +41,7 @@ class Manager:
         self._cache_options = cache_options
         self.controllers: list[Controller] = []
         self._stop = asyncio.Event()
+        self._on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self._lost_leadership = False
         self._elector: LeaderElector | None = None
         self._cache: Cache | None = None
@@ -132,11 +134,20 @@ class Manager:
             else:
                 await self._run_controllers_until_stopped()
         finally:
+            for close in reversed(self._on_shutdown):
+                try:
+                    await close()
+                except Exception as error:  # one closer failing must not keep the others from running
+                    log.warning("shutdown hook failed", error=type(error).__name__)
             await self.cache.stop()
             await metrics_server.stop()
             await probes.stop()
             await self.transport.close()
         return 1 if self._lost_leadership else 0
+
+    def on_shutdown(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Run `close` when the manager stops, after the controllers (e.g. to close workload cluster connections)."""
+        self._on_shutdown.append(close)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

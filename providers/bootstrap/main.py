@@ -31,6 +31,7 @@ async def _setup(manager: Manager, args: argparse.Namespace) -> None:
     manager.cache.options.by_kind[("v1", "Secret")] = CacheSelector(label_selector=capi.CLUSTER_NAME_LABEL)
     workloads = WorkloadClusters(manager.client, user_agent=manager.options.user_agent,
                                  qps=manager.options.kube_api_qps, burst=manager.options.kube_api_burst)
+    manager.on_shutdown(workloads.close)
     token_ttl = dt.timedelta(seconds=args.bootstrap_token_ttl)
 
     def cluster_to_configs(api_version: str, kind: str) -> Callable[[dict[str, Any]], list[Request]]:

@@ -51,6 +51,7 @@ async def _setup(manager: Manager, args: argparse.Namespace) -> None:
     workloads = WorkloadClusters(manager.client, user_agent=manager.options.user_agent,
                                  qps=manager.options.kube_api_qps, burst=manager.options.kube_api_burst,
                                  keepalive_s=0)
+    manager.on_shutdown(workloads.close)
     await kmc.setup(manager, workloads=workloads)
 
     control_planes = kmcp.K0smotronControlPlaneReconciler(manager.client, workloads)

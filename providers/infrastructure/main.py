@@ -83,6 +83,7 @@ async def setup(manager: Manager, options: remotemachine.Options, *, concurrency
 
     workloads = WorkloadClusters(client, user_agent=manager.options.user_agent,
                                  qps=manager.options.kube_api_qps, burst=manager.options.kube_api_burst)
+    manager.on_shutdown(workloads.close)
     provider_ids = providerid.ProviderIDReconciler(client, workloads)
     await (manager.controller("providerid")
            .reconciles((CAPI, "Machine"))

@@ -261,3 +261,26 @@ async def test_an_idle_manager_makes_no_requests_beyond_watches_and_lease_renewa
     assert any(e.resource == "leases" and e.verb == "update" for e in requests)
     manager.stop()
     await run
+
+
+async def test_shutdown_hooks_run_in_reverse_order_when_the_manager_stops_even_if_one_fails(
+        async_envtest: EnvTest, tmp_path: Path) -> None:
+    manager = Manager(_options(async_envtest.write_kubeconfig(tmp_path / "kubeconfig")))
+    await manager.connect()
+    closed: list[str] = []
+
+    async def failing() -> None:
+        closed.append("failing")
+        raise RuntimeError("boom")
+
+    async def first() -> None:
+        closed.append("first")
+
+    manager.on_shutdown(first)
+    manager.on_shutdown(failing)
+    run = asyncio.create_task(manager.run())
+    await asyncio.sleep(0.2)
+    assert closed == []
+    manager.stop()
+    assert await run == 0
+    assert closed == ["failing", "first"]
