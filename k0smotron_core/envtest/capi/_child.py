@@ -50,7 +50,8 @@ class ChildCluster:
 
 @dataclass
 class ChildClusters:
-    """The registry the simulator asks for a Cluster's workload API server (real CAPI reads `<cluster>-kubeconfig`)."""
+    """The child API servers a test started, by Cluster, so tests can reach them and they stop with the environment.
+    The simulator itself finds a Cluster's workload API server through `<cluster>-kubeconfig`, as CAPI core does."""
 
     _by_cluster: dict[tuple[str, str], ChildCluster] = field(default_factory=dict)
 

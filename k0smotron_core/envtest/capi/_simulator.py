@@ -23,8 +23,10 @@ class CAPISimulator:
         async with CAPISimulator(kubeconfig, child_clusters=children) as capi:
             ...
 
-    `poll_s` is how often objects that wait for something not watched (a CRD installed later, a child cluster
-    registered later) are looked at again.
+    It reaches a Cluster's workload API server as CAPI core does, through the `<cluster>-kubeconfig` Secret; the
+    `child_clusters` registry only keeps the child servers a test started (`initialized_control_plane`) so they are
+    stopped with the environment. `poll_s` is how often objects that wait for something not watched (a CRD
+    installed later, a kubeconfig Secret written later) are looked at again.
     """
 
     def __init__(self, env_kubeconfig: Path, *, child_clusters: ChildClusters | None = None,
@@ -42,7 +44,7 @@ class CAPISimulator:
 
     async def start(self) -> CAPISimulator:
         await self.manager.connect()
-        self._workloads = WorkloadClusters(self.child_clusters)
+        self._workloads = WorkloadClusters(self.manager.client)
         machines = MachineController(self.manager, self._workloads, poll_s=self._poll_s)
         self._workloads.on_node = machines.on_node
         for controller in (ClusterController(self.manager, poll_s=self._poll_s), machines,
