@@ -115,8 +115,6 @@ class Up:
                 await management.start()
             except SetupError as error:
                 return self.fail(str(error))
-            # The CAPI simulator's manager installs handlers of its own for SIGINT/SIGTERM: take them back.
-            self.install_signal_handlers()
             self.say(f"management cluster at {management.env.url}, kubeconfig {shown(self.directory / 'kubeconfig')}")
             try:
                 await providers.start()

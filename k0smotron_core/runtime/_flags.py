@@ -62,6 +62,9 @@ class ManagerOptions:
     field_manager: str = "k0smotron"
     sync_period_s: float | None = None
     """Reconcile every cached object again this often; None: only when something changes."""
+    handle_signals: bool = True
+    """Stop on SIGTERM/SIGINT. A manager embedded in another program (the CAPI simulator in a test or in
+    `k0smotron-dev`) leaves the signals to that program, which calls `stop()`."""
 
 
 # --- value syntax ----------------------------------------------------------------------------------------

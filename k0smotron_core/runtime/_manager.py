@@ -127,7 +127,8 @@ class Manager:
         try:
             await probes.start()
             await metrics_server.start()
-            self._install_signal_handlers()
+            if self.options.handle_signals:
+                self._install_signal_handlers()
             self.cache.start()
             if self.options.leader_elect:
                 await self._run_as_candidate()

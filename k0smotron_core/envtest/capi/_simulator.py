@@ -37,6 +37,8 @@ class CAPISimulator:
             user_agent=SIMULATOR_NAME, field_manager=SIMULATOR_NAME, graceful_shutdown_timeout_s=2.0,
             # No client-side rate limit: the simulator must never be what slows a test down.
             kube_api_qps=0.0,
+            # The program embedding the simulator owns SIGINT/SIGTERM.
+            handle_signals=False,
         ))
         self._poll_s = poll_s
         self._task: asyncio.Task[int] | None = None
