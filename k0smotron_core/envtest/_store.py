@@ -108,6 +108,11 @@ class Store:
         """Called synchronously for every stored change (the garbage collector and controllers use this)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[WatchEvent], None]) -> None:
+        """Stop calling `listener` (a controller that stops must not keep receiving, nor be kept alive)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     # --- reads -------------------------------------------------------------------------------------------
 
     def get(self, gr: GroupResource, namespace: str, name: str) -> dict[str, Any] | None:

@@ -159,7 +159,6 @@ class WorkloadSimulator:
         self._task: asyncio.Task[None] | None = None
         self._stops: set[asyncio.Task[None]] = set()
         self._listening = False
-        self._listener_added = False
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -170,10 +169,8 @@ class WorkloadSimulator:
         self._runtimes.sort(key=lambda entry: -len(entry[0]))
 
     async def start(self) -> WorkloadSimulator:
-        if not self._listener_added:
-            # Store has no way to remove a listener: it is added once and ignores events while stopped.
+        if not self._listening:
             self._store.add_listener(self._on_event)
-            self._listener_added = True
         self._listening = True
         self._adopt_existing_state()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="envtest-workloads")
@@ -187,6 +184,8 @@ class WorkloadSimulator:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._listening:
+            self._store.remove_listener(self._on_event)
         self._listening = False
         handles = list(self._pods.values())
         self._pods.clear()
@@ -245,8 +244,6 @@ class WorkloadSimulator:
         self._wake.set()
 
     def _on_event(self, event: WatchEvent) -> None:
-        if not self._listening:
-            return
         gr = event.group_resource
         obj = event.object
         meta = obj["metadata"]
