@@ -7,7 +7,6 @@ connections, or cut one just before a given command starts. Every host listens o
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import signal
 import sys
@@ -20,6 +19,7 @@ import asyncssh
 from asyncssh.channel import SSHChannel
 
 from . import _k0s
+from ._identity import HostIdentity
 from ._process import DEFAULT_TIMEOUT_S, kill_group
 from ._sandbox import HostUser, Sandbox, as_host_users
 
@@ -35,21 +35,12 @@ class ExecutedCommand:
     exit_status: int | None = None
 
 
-def host_key_line(key: asyncssh.SSHKey) -> str:
-    """`<type> <base64>` of a key's public half, without comment."""
-    return f"{key.get_algorithm()} {base64.b64encode(key.public_data).decode()}"
-
-
-def known_hosts_pattern(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
-
-
 def default_host_files() -> dict[str, tuple[bytes, int]]:
     """The files every simulated host starts with: the simulated k0s and its shims."""
     return _k0s.host_files(python=sys.executable)
 
 
-class SimulatedHost:
+class SimulatedHost(HostIdentity):
     """One simulated machine: SSH on 127.0.0.1:<port>, commands run by `/bin/sh -c` inside its Sandbox.
 
     Create with `await SimulatedHost.create(name, root_dir)`; `await host.close()` powers it off.
@@ -58,6 +49,7 @@ class SimulatedHost:
     address = "127.0.0.1"
 
     def __init__(self, name: str, sandbox: Sandbox, *, command_timeout: float) -> None:
+        super().__init__()
         self.name = name
         self.sandbox = sandbox
         self.port = 0
@@ -65,7 +57,6 @@ class SimulatedHost:
         # Set to refuse every authentication attempt, as a host with a broken authorized_keys would.
         self.refuse_auth = False
         self.command_timeout = command_timeout
-        self._host_key = asyncssh.generate_private_key("ssh-ed25519")
         self._authorized: dict[str, set[bytes]] = {}
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
@@ -100,21 +91,6 @@ class SimulatedHost:
             await sandbox.close()
             raise
         return host
-
-    @property
-    def host_key_fingerprint(self) -> str:
-        """`SHA256:...` of the current host key, as ssh prints it."""
-        return str(self._host_key.get_fingerprint("sha256"))
-
-    @property
-    def host_public_key(self) -> str:
-        """The current host key's public half, `ssh-ed25519 AAAA...`."""
-        return host_key_line(self._host_key)
-
-    @property
-    def known_hosts_line(self) -> str:
-        """A known_hosts line pinning the current host key: `[127.0.0.1]:<port> ssh-ed25519 AAAA...`."""
-        return f"{known_hosts_pattern(self.address, self.port)} {self.host_public_key}"
 
     @property
     def running(self) -> bool:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import asyncssh
 
-from ._inprocess import ExecutedCommand, default_host_files, host_key_line, known_hosts_pattern
+from ._identity import HostIdentity, host_key_line
+from ._inprocess import ExecutedCommand, default_host_files
 from ._process import (
     DEFAULT_TIMEOUT_S,
     HostsError,
@@ -127,12 +128,13 @@ def netns_unavailable() -> str | None:
     return None
 
 
-class NetnsHost:
+class NetnsHost(HostIdentity):
     """One simulated machine with the real OpenSSH sshd on <address>:22 in a network namespace of its own."""
 
     port = 22
 
     def __init__(self, *, name: str, address: str, netns: str, veth: str, root_dir: Path) -> None:
+        super().__init__()
         self.name = name
         self.address = address
         self.netns = netns
@@ -142,26 +144,12 @@ class NetnsHost:
         self.sshd_log = root_dir / "sshd.log"
         self._sandbox: Sandbox | None = None
         self._sshd: asyncio.subprocess.Process | None = None
-        self._host_key = asyncssh.generate_private_key("ssh-ed25519")
 
     @property
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
             raise HostsError(f"host {self.name} is not booted")
         return self._sandbox
-
-    @property
-    def host_key_fingerprint(self) -> str:
-        return str(self._host_key.get_fingerprint("sha256"))
-
-    @property
-    def host_public_key(self) -> str:
-        return host_key_line(self._host_key)
-
-    @property
-    def known_hosts_line(self) -> str:
-        """A known_hosts line pinning the current host key: `198.18.x.y ssh-ed25519 AAAA...`."""
-        return f"{known_hosts_pattern(self.address, self.port)} {self.host_public_key}"
 
     @property
     def running(self) -> bool:
