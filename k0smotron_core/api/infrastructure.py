@@ -151,6 +151,25 @@ class HostKeyRef(KubeModel):
     """Key is the key in the secret whose value holds known_hosts lines (`<host> <key type> <base64 key>`)."""
 
 
+class HostKeyPinning(KubeModel):
+    """How a machine's SSH host key is verified (k0smotron-py addition; upstream connects without checking it).
+    Shared by RemoteMachine and PooledRemoteMachine, which hands these fields to the RemoteMachine it is reserved
+    for."""
+
+    host_key_ref: HostKeyRef | None = None
+    """HostKeyRef (k0smotron-py addition) is a Secret with the machine's accepted SSH host keys in known_hosts format.
+    Used by the Pinned and TrustOnFirstUse policies."""
+    host_key_fingerprint: HostKeyFingerprint | None = None
+    """HostKeyFingerprint (k0smotron-py addition) is the SHA256 fingerprint (`SHA256:<base64>`, as printed by
+    `ssh-keygen -lf`) the machine's SSH host key must have. Used by the Pinned and TrustOnFirstUse policies."""
+    host_key_policy: HostKeyPolicy = "Pinned"
+    """HostKeyPolicy (k0smotron-py addition) decides how the machine's SSH host key is verified.
+    Pinned: the key must match hostKeyRef or hostKeyFingerprint, otherwise the connection is refused.
+    TrustOnFirstUse: with nothing pinned, the key seen on the first connection is recorded in
+    status.hostKeyFingerprint and required from then on.
+    Insecure: the host key is not checked (upstream k0smotron behaviour)."""
+
+
 class ProvisionJob(KubeModel):
     """A Kubernetes Job that provisions the machine instead of the controller's own SSH connection."""
 
@@ -162,7 +181,7 @@ class ProvisionJob(KubeModel):
     """JobTemplate is the job template (batch/v1 JobTemplateSpec) to use to provision the machine."""
 
 
-class RemoteMachineSpec(KubeModel):
+class RemoteMachineSpec(HostKeyPinning):
     """Desired state of a RemoteMachine."""
 
     pool: str | None = None
@@ -193,18 +212,6 @@ class RemoteMachineSpec(KubeModel):
     See https://docs.k0sproject.io/stable/reset/ for more details."""
     provision_job: ProvisionJob | None = None
     """ProvisionJob describes the kubernetes Job to use to provision the machine."""
-    host_key_ref: HostKeyRef | None = None
-    """HostKeyRef (k0smotron-py addition) is a Secret with the machine's accepted SSH host keys in known_hosts format.
-    Used by the Pinned and TrustOnFirstUse policies."""
-    host_key_fingerprint: HostKeyFingerprint | None = None
-    """HostKeyFingerprint (k0smotron-py addition) is the SHA256 fingerprint (`SHA256:<base64>`, as printed by
-    `ssh-keygen -lf`) the machine's SSH host key must have. Used by the Pinned and TrustOnFirstUse policies."""
-    host_key_policy: HostKeyPolicy = "Pinned"
-    """HostKeyPolicy (k0smotron-py addition) decides how the machine's SSH host key is verified.
-    Pinned: the key must match hostKeyRef or hostKeyFingerprint, otherwise the connection is refused.
-    TrustOnFirstUse: with nothing pinned, the key seen on the first connection is recorded in
-    status.hostKeyFingerprint and required from then on.
-    Insecure: the host key is not checked (upstream k0smotron behaviour)."""
 
 
 class MachineAddress(KubeModel):
@@ -324,7 +331,7 @@ class RemoteMachineTemplate(Resource):
 # --- PooledRemoteMachine --------------------------------------------------------------------------------------------
 
 
-class PooledMachineSpec(KubeModel):
+class PooledMachineSpec(HostKeyPinning):
     """Connection details of a pooled machine, copied into the RemoteMachine that reserves it."""
 
     address: str = Field(min_length=1)
@@ -346,18 +353,6 @@ class PooledMachineSpec(KubeModel):
     ssh_key_ref: SecretRef = Field(alias="sshKeyRef")
     """SSHKeyRef is a reference to a secret that contains the SSH private key.
     The key must be placed on the secret using the key "value"."""
-    host_key_ref: HostKeyRef | None = None
-    """HostKeyRef (k0smotron-py addition) is a Secret with the machine's accepted SSH host keys in known_hosts format.
-    Used by the Pinned and TrustOnFirstUse policies."""
-    host_key_fingerprint: HostKeyFingerprint | None = None
-    """HostKeyFingerprint (k0smotron-py addition) is the SHA256 fingerprint (`SHA256:<base64>`, as printed by
-    `ssh-keygen -lf`) the machine's SSH host key must have. Used by the Pinned and TrustOnFirstUse policies."""
-    host_key_policy: HostKeyPolicy = "Pinned"
-    """HostKeyPolicy (k0smotron-py addition) decides how the machine's SSH host key is verified.
-    Pinned: the key must match hostKeyRef or hostKeyFingerprint, otherwise the connection is refused.
-    TrustOnFirstUse: with nothing pinned, the key seen on the first connection is recorded in
-    status.hostKeyFingerprint and required from then on.
-    Insecure: the host key is not checked (upstream k0smotron behaviour)."""
 
 
 class PooledRemoteMachineSpec(KubeModel):
