@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _provider_process
+
 from k0smotron_core.envtest import EnvTest
 from k0smotron_core.envtest._install import install_manifests
 from k0smotron_core.envtest._storage import RequestContext
@@ -33,18 +35,6 @@ CLUSTER = "bench"
 NS = "default"
 USER_AGENT = "k0smotron-bootstrap"
 BINARY = Path(sys.executable).parent / "k0smotron-bootstrap"
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _wait_until_watching(env: EnvTest, timeout_s: float = 30) -> None:
@@ -96,16 +86,9 @@ async def _run(machines: int, concurrency: int) -> dict[str, Any]:
                     if time.monotonic() > deadline or provider.poll() is not None:
                         raise SystemExit(f"only {len(done_at)} of {machines} configs got their data")
                     await asyncio.sleep(0.05)
-                rss, cpu = _peak_rss_mib(provider.pid), _cpu_s(provider.pid)
+                rss, cpu = _provider_process.peak_rss_mib(provider.pid), _provider_process.cpu_s(provider.pid)
             finally:
-                provider.terminate()
-                # Waiting must not block the loop: this process serves the API the provider is shutting down against.
-                for _ in range(200):
-                    if provider.poll() is not None:
-                        break
-                    await asyncio.sleep(0.05)
-                else:
-                    provider.kill()
+                await _provider_process.stop(provider)
         writes = (env.audit.count(user_agent=USER_AGENT, writes_only=True, since=audit_start)
                   + child.env.audit.count(user_agent=USER_AGENT, writes_only=True, since=audit_start))
         await child.stop()

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _provider_process
+
 from k0smotron_core.envtest import EnvTest
 from k0smotron_core.envtest._install import install_manifests
 from k0smotron_core.envtest._storage import RequestContext
@@ -37,18 +39,6 @@ USER_AGENT = "k0smotron-controlplane"
 BINARY = Path(sys.executable).parent / "k0smotron-controlplane"
 CAPI = "cluster.x-k8s.io/v1beta1"
 CONTROLPLANE = "controlplane.cluster.x-k8s.io/v1beta1"
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _available(obj: dict[str, Any]) -> bool:
@@ -115,15 +105,9 @@ async def _run(clusters: int) -> dict[str, Any]:
                         raise SystemExit(f"hcp_scale: only {len(available_at)} of {clusters} control planes became "
                                          "Available")
                     await asyncio.sleep(0.05)
-                rss, cpu = _peak_rss_mib(provider.pid), _cpu_s(provider.pid)
+                rss, cpu = _provider_process.peak_rss_mib(provider.pid), _provider_process.cpu_s(provider.pid)
             finally:
-                provider.terminate()
-                for _ in range(200):
-                    if provider.poll() is not None:
-                        break
-                    await asyncio.sleep(0.05)
-                else:
-                    provider.kill()
+                await _provider_process.stop(provider)
     latencies = sorted(available_at[name] - created_at[name] for name in created_at)
     return {
         "clusters": clusters,
