@@ -169,10 +169,10 @@ class HTTPTransport:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = (aiohttp.TCPConnector(ssl=self._settings.ssl_context, limit=self._max_connections,
-                                              keepalive_timeout=self._keepalive_s) if self._keepalive_s > 0 else
-                         aiohttp.TCPConnector(ssl=self._settings.ssl_context, limit=self._max_connections,
-                                              force_close=True))
+            # keepalive_s 0: every connection is closed after its request (aiohttp refuses both options at once).
+            reuse: dict[str, Any] = ({"keepalive_timeout": self._keepalive_s} if self._keepalive_s > 0
+                                     else {"force_close": True})
+            connector = aiohttp.TCPConnector(ssl=self._settings.ssl_context, limit=self._max_connections, **reuse)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={**self._settings.headers, "User-Agent": self._user_agent, "Accept": "application/json"},

@@ -8,10 +8,11 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import asyncssh
 
+from k0smotron_core.dev._apply import Host
 from k0smotron_core.envtest import EnvTest
 from k0smotron_core.envtest._storage import DeleteOptions, RequestContext
 
@@ -20,16 +21,6 @@ CAPI = "cluster.x-k8s.io/v1beta1"
 INFRA = "infrastructure.cluster.x-k8s.io/v1beta1"
 BOOTSTRAP = "bootstrap.cluster.x-k8s.io/v1beta1"
 K0S_VERSION = "v1.27.2+k0s.0"
-
-
-class Host(Protocol):
-    address: str
-    port: int
-
-    @property
-    def host_key_fingerprint(self) -> str: ...
-
-    def authorize(self, public_key_openssh: str, user: str = "root") -> None: ...
 
 
 def ssh_key_pair() -> tuple[bytes, str]:

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
+
+import asyncssh
 
 from k0smotron_core.envtest.hosts.pytest_plugin import SimulatedHostFactory
 
@@ -47,9 +50,7 @@ class TestAuthentication:
         assert host.commands == []
         private_key = get(providers.capi.env, "v1", "Secret", "footloose-key")
         assert private_key is not None
-        import base64
 
-        import asyncssh
         key = asyncssh.import_private_key(base64.b64decode(private_key["data"]["value"]))
         host.authorize(key.export_public_key().decode())
         await wait_running(providers)
