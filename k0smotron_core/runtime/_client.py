@@ -185,12 +185,14 @@ class Client:
         return await self.transport.request("PATCH", resource.object_path(namespace, name, subresource), body=patch,
                                             content_type=patch_type, query=self._write_query())
 
-    async def apply(self, obj: Object, *, subresource: str = "", force: bool = True) -> dict[str, Any]:
-        """Server-side apply of the fields this manager owns (controllers force: they are the owners)."""
+    async def apply(self, obj: Object, *, subresource: str = "", force: bool = True,
+                    field_manager: str | None = None) -> dict[str, Any]:
+        """Server-side apply of the fields this manager owns (controllers force: they are the owners).
+        `field_manager` overrides the binary's own, where a field owner name is part of the wire contract."""
         body = as_dict(obj)
         api_version, kind, namespace, name = _identity(body)
         resource = await self._resource(api_version, kind)
-        query = {**self._write_query(), "force": "true" if force else "false"}
+        query = {"fieldManager": field_manager or self.field_manager, "force": "true" if force else "false"}
         return await self.transport.request("PATCH", resource.object_path(namespace, name, subresource), body=body,
                                             content_type=APPLY_PATCH, query=query)
 

@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 
 from k0smotron_core import conditions, pki
 from k0smotron_core.api import k0smotron
-from k0smotron_core.runtime import APPLY_PATCH, APIError, Client, ConnectionFailed, Request, Result, Stop
+from k0smotron_core.runtime import APIError, Client, ConnectionFailed, Request, Result, Stop
 from k0smotron_core.runtime._workload import WorkloadClusters, WorkloadClusterUnavailable
 
 from . import _manifests as manifests
@@ -385,12 +385,7 @@ class ClusterReconciler:
         """Server-side apply as `k0smotron-operator` (forced), unless `existing` already holds everything."""
         if existing is not None and _covers(existing, desired):
             return existing
-        meta = desired["metadata"]
-        resource = await self._client.mapper.resource_for(desired["apiVersion"], desired["kind"])
-        result: dict[str, Any] = await self._client.transport.request(
-            "PATCH", resource.object_path(meta["namespace"], meta["name"]), body=desired, content_type=APPLY_PATCH,
-            query={"fieldManager": names.FIELD_MANAGER, "force": "true"})
-        return result
+        return await self._client.apply(desired, field_manager=names.FIELD_MANAGER)
 
     async def _apply_statefulset(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
         """Applied when the hash of everything but the replica count, or the replica count, differs."""
